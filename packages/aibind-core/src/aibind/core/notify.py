@@ -1,0 +1,158 @@
+"""In-process wake-ups for stream followers: the push half of ``read_from``.
+
+A store owns one :class:`Notifier`. A follower subscribes to its stream *before* it reads
+(so no wake-up between the read and the wait is lost), then waits on its
+:class:`Subscription` whenever it has caught up. Whoever learns that a stream changed (the
+store itself after a local append, or a backend's pub/sub / LISTEN task after a remote one)
+calls :meth:`Notifier.notify`. One notifier serves any number of followers; a backend listens
+on its server once per store and fans out here.
+
+Wake-ups are safe across threads and event loops: each subscription remembers the loop it was
+made on and is woken through ``call_soon_threadsafe`` from anywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+__all__ = ["Notifier", "Subscription"]
+
+Hook = Callable[[str], Awaitable[None]]
+
+
+class Subscription:
+    """One follower's interest in one stream. Obtain it from :meth:`Notifier.subscribe`.
+
+    Attributes:
+        stream_id: the stream this subscription watches.
+    """
+
+    __slots__ = ("_event", "_loop", "_notifier", "stream_id")
+
+    def __init__(self, notifier: Notifier, stream_id: str) -> None:
+        self.stream_id = stream_id
+        self._notifier = notifier
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def _wake(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._event.set()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until the stream is notified or ``timeout`` seconds pass.
+
+        A notification that arrived since the previous ``wait`` returns at once, so a wake-up
+        is never lost between a read and the next wait.
+
+        Args:
+            timeout: the longest wait in seconds; ``None`` waits without limit.
+
+        Returns:
+            ``True`` if woken by a notification, ``False`` on timeout.
+        """
+        if not self._event.is_set():
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout)
+            except asyncio.TimeoutError:
+                return False
+        self._event.clear()
+        return True
+
+    async def close(self) -> None:
+        """Stop watching; runs the notifier's ``on_last`` hook if this was the stream's last
+        subscription. Idempotent."""
+        await self._notifier._unsubscribe(self)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Notifier:
+    """Fan-out of "stream *id* changed" wake-ups to the followers of one store.
+
+    Args:
+        on_first: awaited when a stream gets its first subscription, *before*
+            :meth:`subscribe` returns: a backend subscribes to the stream's channel on its
+            server here, so nothing published after ``subscribe`` returns is missed.
+        on_last: awaited when a stream's last subscription closes (unsubscribe there).
+    """
+
+    def __init__(self, *, on_first: Hook | None = None, on_last: Hook | None = None) -> None:
+        self._subs: dict[str, set[Subscription]] = {}
+        self._lock = threading.Lock()
+        self._on_first = on_first
+        self._on_last = on_last
+
+    async def subscribe(self, stream_id: str) -> Subscription:
+        """Register interest in ``stream_id`` and return the subscription (an async context
+        manager that closes it). Errors from the ``on_first`` hook propagate and leave nothing
+        registered."""
+        sub = Subscription(self, stream_id)
+        with self._lock:
+            subs = self._subs.setdefault(stream_id, set())
+            first = not subs
+            subs.add(sub)
+        if first and self._on_first is not None:
+            try:
+                await self._on_first(stream_id)
+            except BaseException:
+                await self._unsubscribe(sub, run_hook=False)
+                raise
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription, *, run_hook: bool = True) -> None:
+        with self._lock:
+            subs = self._subs.get(sub.stream_id)
+            if subs is None or sub not in subs:
+                return
+            subs.discard(sub)
+            last = not subs
+            if last:
+                del self._subs[sub.stream_id]
+        if last and run_hook and self._on_last is not None:
+            await self._on_last(sub.stream_id)
+
+    def notify(self, stream_id: str) -> None:
+        """Wake every follower of ``stream_id``. Safe to call from any thread or loop."""
+        with self._lock:
+            subs = list(self._subs.get(stream_id, ()))
+        for sub in subs:
+            sub._wake()
+
+    def notify_all(self) -> None:
+        """Wake every follower of every stream, e.g. after a backend's listener reconnected and
+        may have missed messages: each follower re-reads and finds what it missed."""
+        with self._lock:
+            subs = [s for group in self._subs.values() for s in group]
+        for sub in subs:
+            sub._wake()
+
+    def streams(self) -> list[str]:
+        """The ids that have at least one subscription (to re-subscribe after a reconnect)."""
+        with self._lock:
+            return list(self._subs)
+
+    def subscriber_count(self, stream_id: str | None = None) -> int:
+        """How many subscriptions there are, for one stream or (``None``) in total."""
+        with self._lock:
+            if stream_id is not None:
+                return len(self._subs.get(stream_id, ()))
+            return sum(len(s) for s in self._subs.values())

@@ -1,0 +1,142 @@
+"""Argument checks shared by every store, so each backend rejects bad input the same way and
+before touching storage (a rejected call never changes what is stored).
+
+Backend authors call these at the top of each public method. Each returns its argument so a
+check can be used inline, and raises :class:`TypeError` for a wrong type or :class:`ValueError`
+for a bad value, naming the argument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "check_after_seq",
+    "check_chunk",
+    "check_chunks",
+    "check_error_message",
+    "check_id",
+    "check_interval",
+    "check_ttl",
+]
+
+MAX_ID_LENGTH = 512
+"""Longest stream or session id accepted, in characters."""
+
+
+def check_id(value: object, name: str = "stream_id") -> str:
+    """Check a stream or session id: a non-empty ``str`` of at most :data:`MAX_ID_LENGTH`
+    characters with no control characters (they would break SSE ``id:`` lines and key names).
+
+    Args:
+        value: the id to check.
+        name: the argument's name, used in the error message.
+
+    Returns:
+        ``value``, unchanged.
+
+    Raises:
+        TypeError: ``value`` is not a ``str``.
+        ValueError: it is empty, too long, or contains a control character.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{name} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if not value.isprintable():
+        raise ValueError(f"{name} must not contain control characters: {value!r}")
+    return value
+
+
+def check_chunk(value: object, name: str = "chunk") -> str:
+    """Check one chunk: any ``str`` (empty allowed) without NUL characters.
+
+    NUL (``"\\x00"``) is refused on every backend because PostgreSQL ``text`` cannot store it;
+    refusing it everywhere keeps a chunk that one backend accepts valid on all of them.
+
+    Returns:
+        ``value``, unchanged.
+
+    Raises:
+        TypeError: ``value`` is not a ``str`` (``bytes`` included).
+        ValueError: it contains ``"\\x00"``.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL (\\x00): PostgreSQL text cannot store it")
+    return value
+
+
+def check_chunks(values: object, name: str = "chunks") -> list[str]:
+    """Check the chunks of an ``append_many`` call: an iterable of ``str`` (not a ``str``
+    itself, which would be appended one character at a time).
+
+    Returns:
+        the chunks as a new list.
+
+    Raises:
+        TypeError: ``values`` is a ``str``/``bytes`` or not iterable, or an item is not a ``str``.
+        ValueError: an item contains ``"\\x00"``.
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be an iterable of str, not {type(values).__name__}")
+    return [check_chunk(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
+def check_after_seq(value: object, name: str = "after_seq") -> int:
+    """Check a resume position: an ``int`` (not ``bool``) ``>= 0``.
+
+    Raises:
+        TypeError: not an ``int``.
+        ValueError: negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_error_message(value: object, name: str = "error") -> str:
+    """Check the message given to ``fail()``: a ``str`` without NUL.
+
+    Raises:
+        TypeError: not a ``str``.
+        ValueError: contains ``"\\x00"``.
+    """
+    return check_chunk(value, name)
+
+
+def check_ttl(value: object, name: str = "ttl") -> float:
+    """Check a time-to-live in seconds: a finite number ``> 0``.
+
+    Returns:
+        the value as a ``float``.
+
+    Raises:
+        TypeError: not an ``int``/``float``.
+        ValueError: zero, negative, NaN or infinite.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def check_interval(value: object, name: str = "poll_interval") -> float | None:
+    """Check a polling interval in seconds: ``None`` (no polling, push only) or a finite
+    number ``> 0``.
+
+    Raises:
+        TypeError: not ``None`` or a number.
+        ValueError: zero, negative, NaN or infinite.
+    """
+    if value is None:
+        return None
+    return check_ttl(value, name)
