@@ -76,13 +76,13 @@ async def follow(
             last = chunk.seq
             progressed = True
             yield chunk
+        if status.state != "active" and last >= status.total_chunks:
+            return
         if progressed:
             idle_since = loop.time()
             short_reads = 0
             continue
         if status.state != "active":
-            if last >= status.total_chunks:
-                return
             short_reads += 1
             if short_reads > 2:
                 raise CorruptDataError(

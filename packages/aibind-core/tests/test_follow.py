@@ -1,0 +1,99 @@
+"""Edge cases of the shared follower loop (the conformance suite covers the common paths)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from aibind.core.errors import CorruptDataError, StreamExpiredError, StreamNotFoundError
+from aibind.core.follow import follow
+from aibind.core.types import StreamChunk, StreamStatus
+
+
+def _fetcher(
+    script: list[tuple[StreamStatus | None, Sequence[StreamChunk]]],
+):
+    calls: list[int] = []
+
+    async def fetch(after: int) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+        calls.append(after)
+        return script[min(len(calls) - 1, len(script) - 1)]
+
+    return fetch, calls
+
+
+async def _no_wait(timeout: float | None) -> bool:
+    return False
+
+
+async def test_unknown_stream() -> None:
+    fetch, _ = _fetcher([(None, [])])
+    with pytest.raises(StreamNotFoundError):
+        async for _ in follow("s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01):
+            pass
+
+
+async def test_stream_vanishing_mid_read_is_expiry() -> None:
+    fetch, _ = _fetcher([(StreamStatus("active", 1), [StreamChunk(1, "a")]), (None, [])])
+    seen = []
+    with pytest.raises(StreamExpiredError):
+        async for c in follow("s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01):
+            seen.append(c.data)
+    assert seen == ["a"]
+
+
+async def test_duplicate_chunks_from_storage_are_not_repeated() -> None:
+    fetch, calls = _fetcher(
+        [
+            (StreamStatus("active", 2), [StreamChunk(1, "a"), StreamChunk(2, "b")]),
+            (StreamStatus("done", 3), [StreamChunk(2, "b"), StreamChunk(3, "c")]),
+        ]
+    )
+    got = [c async for c in follow("s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01)]
+    assert [c.seq for c in got] == [1, 2, 3]
+    assert calls == [0, 2]
+
+
+async def test_gap_in_seqs_is_corrupt_data() -> None:
+    fetch, _ = _fetcher([(StreamStatus("done", 3), [StreamChunk(1, "a"), StreamChunk(3, "c")])])
+    with pytest.raises(CorruptDataError, match="expected seq 2"):
+        async for _ in follow("s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01):
+            pass
+
+
+async def test_terminal_stream_missing_chunks_is_corrupt_data() -> None:
+    fetch, calls = _fetcher(
+        [(StreamStatus("done", 5), [StreamChunk(1, "a")]), (StreamStatus("done", 5), [])]
+    )
+    with pytest.raises(CorruptDataError, match="total_chunks=5"):
+        async for _ in follow("s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01):
+            pass
+    assert len(calls) == 4  # one read, then retries before giving up
+
+
+async def test_idle_active_stream_expires_after_ttl() -> None:
+    fetch, calls = _fetcher([(StreamStatus("active", 0), [])])
+    waits: list[float | None] = []
+
+    async def wait(timeout: float | None) -> bool:
+        waits.append(timeout)
+        return False
+
+    with pytest.raises(StreamExpiredError, match="no chunk for 0.2 s"):
+        async for _ in follow("s", 0, fetch=fetch, wait=wait, ttl=0.2, poll_interval=None):
+            pass
+    assert waits and all(w is not None and 0 <= w <= 0.2 for w in waits)
+
+
+async def test_poll_interval_caps_each_wait() -> None:
+    fetch, _ = _fetcher([(StreamStatus("active", 0), []), (StreamStatus("done", 0), [])])
+    waits: list[float | None] = []
+
+    async def wait(timeout: float | None) -> bool:
+        waits.append(timeout)
+        return False
+
+    got = [c async for c in follow("s", 0, fetch=fetch, wait=wait, ttl=300, poll_interval=0.05)]
+    assert got == []
+    assert waits == [0.05]

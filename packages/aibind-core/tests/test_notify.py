@@ -1,0 +1,85 @@
+"""Tests of the in-process notifier behind push delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aibind.core.notify import Notifier
+
+
+async def test_notification_before_wait_is_not_lost() -> None:
+    notifier = Notifier()
+    async with await notifier.subscribe("s") as sub:
+        notifier.notify("s")
+        assert await sub.wait(0) is True
+        assert await sub.wait(0.01) is False
+
+
+async def test_only_the_notified_stream_wakes() -> None:
+    notifier = Notifier()
+    a = await notifier.subscribe("a")
+    b = await notifier.subscribe("b")
+    notifier.notify("a")
+    assert await a.wait(0.01) is True
+    assert await b.wait(0.01) is False
+    notifier.notify_all()
+    assert await a.wait(0) is True
+    assert await b.wait(0) is True
+    await a.close()
+    await b.close()
+
+
+async def test_hooks_run_once_per_stream_and_in_order() -> None:
+    calls: list[tuple[str, str]] = []
+
+    async def first(stream_id: str) -> None:
+        calls.append(("first", stream_id))
+
+    async def last(stream_id: str) -> None:
+        calls.append(("last", stream_id))
+
+    notifier = Notifier(on_first=first, on_last=last)
+    subs = [await notifier.subscribe("s") for _ in range(3)]
+    assert notifier.subscriber_count("s") == 3
+    assert notifier.streams() == ["s"]
+    for sub in subs:
+        await sub.close()
+        await sub.close()  # idempotent
+    assert calls == [("first", "s"), ("last", "s")]
+    assert notifier.subscriber_count() == 0
+
+
+async def test_failing_on_first_hook_leaves_nothing_registered() -> None:
+    async def broken(stream_id: str) -> None:
+        raise ConnectionError("subscribe failed")
+
+    notifier = Notifier(on_first=broken)
+    try:
+        await notifier.subscribe("s")
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the hook's error must propagate")
+    assert notifier.subscriber_count() == 0
+
+
+async def test_notify_from_another_thread_wakes_the_loop() -> None:
+    notifier = Notifier()
+    sub = await notifier.subscribe("s")
+    thread = threading.Thread(target=notifier.notify, args=("s",))
+    thread.start()
+    assert await sub.wait(5) is True
+    thread.join()
+    await sub.close()
+
+
+async def test_many_subscribers_all_wake() -> None:
+    notifier = Notifier()
+    subs = [await notifier.subscribe("s") for _ in range(1000)]
+    waits = [asyncio.create_task(s.wait(5)) for s in subs]
+    await asyncio.sleep(0)
+    notifier.notify("s")
+    assert all(await asyncio.gather(*waits))
+    for s in subs:
+        await s.close()
