@@ -1,0 +1,336 @@
+"""Server-sent events (SSE) for durable streams: how chunks are stored and how they are sent.
+
+Wire format (byte-compatible with the npm ``@aibind/core`` ``DurableStream``/``SSE`` classes):
+
+* A stored chunk is ``"{event}\\x01{data}"``; plain text has the event ``""``
+  (:func:`encode_chunk`, :func:`decode_chunk`).
+* A new stream starts with ``event: stream-id\\nid: <id>\\ndata: <id>\\n\\n``
+  (:func:`format_stream_id`); a resume omits it.
+* A plain chunk is ``id: <seq>\\n``, one ``data: <line>\\n`` per ``\\n``-separated line of the
+  text, then ``\\n`` (:func:`format_text`).
+* A named event is ``event: <name>\\n`` then its ``data:`` lines, then ``\\n``, without an id
+  (:func:`format_event`). Unlike npm, data containing newlines is split into several ``data:``
+  lines (npm writes it raw, which is malformed SSE); single-line data is byte-identical.
+* The end is ``event: error\\ndata: <message>\\n\\n`` if the stream failed or
+  ``event: stopped\\ndata: \\n\\n`` if it was stopped, then always ``event: done\\ndata: \\n\\n``
+  (:func:`format_end`); note the space after ``data:`` even when the data is empty.
+
+Lines are split on ``"\\n"`` only, as npm does: a ``"\\r"`` inside data is sent as is (the npm
+client's parser, and :class:`SSEDecoder`, keep it; a browser ``EventSource`` would treat a lone
+``"\\r"`` as a line break).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aibind.core.errors import CorruptDataError
+from aibind.core.types import StreamChunk, StreamStatus
+
+__all__ = [
+    "READ_FAILED_MESSAGE",
+    "SEPARATOR",
+    "SSE_HEADERS",
+    "SSEDecoder",
+    "SSEMessage",
+    "decode_chunk",
+    "encode_chunk",
+    "format_chunk",
+    "format_end",
+    "format_event",
+    "format_stream_id",
+    "format_text",
+    "iter_sse",
+    "parse_last_event_id",
+    "parse_sse",
+]
+
+logger = logging.getLogger("aibind.core.sse")
+
+SEPARATOR = "\x01"
+"""Separates a stored chunk's event name from its data (``"{event}\\x01{data}"``)."""
+
+READ_FAILED_MESSAGE = "Stream read failed"
+"""The ``event: error`` data sent when reading the store fails mid-response (npm's text)."""
+
+SSE_HEADERS: dict[str, str] = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+}
+"""Response headers for an SSE body, as the npm ``DurableStream`` response sends them (minus
+``Connection: keep-alive``, a hop-by-hop header that HTTP/2 forbids; the server sets it)."""
+
+
+def _check_name(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if "\n" in value or "\r" in value or SEPARATOR in value:
+        raise ValueError(f"{name} must not contain '\\n', '\\r' or '\\x01': {value!r}")
+    return value
+
+
+def encode_chunk(data: str, event: str = "") -> str:
+    """Encode one item of a durable stream as the string the store keeps.
+
+    Args:
+        data: the text (any ``str``; newlines and ``"\\x01"`` are fine).
+        event: the SSE event name, or ``""`` (default) for plain text.
+
+    Returns:
+        ``"{event}\\x01{data}"``, the npm ``DurableStream`` storage format.
+
+    Raises:
+        TypeError: ``data`` or ``event`` is not a ``str``.
+        ValueError: ``event`` contains ``"\\n"``, ``"\\r"`` or ``"\\x01"``.
+    """
+    if not isinstance(data, str):
+        raise TypeError(f"data must be a str, not {type(data).__name__}")
+    return f"{_check_name(event, 'event')}{SEPARATOR}{data}"
+
+
+def decode_chunk(stored: str) -> tuple[str, str]:
+    """Split a stored chunk into ``(event, data)``, the inverse of :func:`encode_chunk`.
+
+    The split is at the first ``"\\x01"``, so data may itself contain ``"\\x01"``. A stored
+    string without any ``"\\x01"`` (appended to the store directly rather than through a
+    ``DurableStream``) is plain text: ``("", stored)``.
+
+    Returns:
+        ``(event, data)``; ``event`` is ``""`` for plain text.
+    """
+    event, sep, data = stored.partition(SEPARATOR)
+    if not sep:
+        return "", stored
+    return event, data
+
+
+def _data_lines(data: str) -> str:
+    return "".join(f"data: {line}\n" for line in data.split("\n"))
+
+
+def format_text(seq: int | str, text: str) -> str:
+    """Format a plain-text chunk: ``id: <seq>\\n``, a ``data: <line>\\n`` per line, ``\\n``.
+
+    Args:
+        seq: the chunk's sequence number (sent as the SSE ``id``).
+        text: the chunk's text; ``""`` gives one empty ``data: `` line.
+
+    Returns:
+        the SSE message text (npm ``SSE.format(seq, text)``).
+    """
+    return f"id: {_check_name(str(seq), 'seq')}\n{_data_lines(text)}\n"
+
+
+def format_event(event: str, data: str = "") -> str:
+    """Format a named event without an id: ``event: <event>\\n``, ``data:`` lines, ``\\n``.
+
+    Args:
+        event: the event name (no ``"\\n"``, ``"\\r"`` or ``"\\x01"``).
+        data: the data; each ``\\n``-separated line gets its own ``data:`` line (npm writes
+            multi-line data raw, which is malformed; single-line data is byte-identical).
+
+    Returns:
+        the SSE message text (npm ``SSE.formatEvent(event, data)``).
+
+    Raises:
+        TypeError / ValueError: ``event`` is not a ``str`` or contains a line break.
+    """
+    return f"event: {_check_name(event, 'event')}\n{_data_lines(data)}\n"
+
+
+def format_stream_id(stream_id: str) -> str:
+    """Format the first message of a new stream: ``event: stream-id\\nid: <id>\\ndata: <id>\\n\\n``.
+
+    Raises:
+        TypeError / ValueError: ``stream_id`` is not a ``str`` or contains a line break.
+    """
+    _check_name(stream_id, "stream_id")
+    return f"event: stream-id\nid: {stream_id}\ndata: {stream_id}\n\n"
+
+
+def format_chunk(chunk: StreamChunk) -> str:
+    """Format a stored chunk: a plain chunk with ``id: <seq>``, or a named event without id.
+
+    Raises:
+        CorruptDataError: the stored event name contains a line break (it could not be sent
+            without breaking the SSE framing).
+    """
+    event, data = decode_chunk(chunk.data)
+    if not event:
+        return format_text(chunk.seq, data)
+    if "\n" in event or "\r" in event:
+        raise CorruptDataError(f"chunk {chunk.seq}: event name {event!r} contains a line break")
+    return format_event(event, data)
+
+
+def format_end(status: StreamStatus | None) -> str:
+    """Format the end of a response from the stream's final status.
+
+    Returns:
+        ``event: error`` (with ``status.error``, or ``"Unknown error"`` when it is ``None``)
+        if the stream failed, or ``event: stopped`` with empty data if it was stopped, followed
+        in every case (``done``, still ``active``, or ``None`` for a vanished stream) by
+        ``event: done\\ndata: \\n\\n``.
+    """
+    end = ""
+    if status is not None and status.state == "error":
+        end = format_event("error", status.error if status.error is not None else "Unknown error")
+    elif status is not None and status.state == "stopped":
+        end = format_event("stopped")
+    return end + format_event("done")
+
+
+async def iter_sse(
+    chunks: AsyncIterable[StreamChunk],
+    status: Callable[[], Awaitable[StreamStatus | None]],
+    *,
+    stream_id: str | None = None,
+) -> AsyncIterator[str]:
+    """Turn a stream's chunks into SSE text, one message per item, as npm's ``DurableStream``.
+
+    Yields the stream-id message first when ``stream_id`` is given (a new stream; omit it for
+    a resume), then one message per chunk (:func:`format_chunk`), then, once ``chunks`` is
+    exhausted, the end messages (:func:`format_end`) for the status ``await status()`` returns.
+
+    Once a response has started its HTTP status cannot change, so an :class:`Exception` raised
+    while reading ``chunks`` or ``status`` (an expired stream, an unknown one, a lost
+    connection) does not propagate: it is logged (logger ``aibind.core.sse``, with traceback)
+    and the text ends with ``event: error`` / ``data: Stream read failed`` and ``event: done``,
+    as npm does. Check ``await store.get_status(id) is not None`` first to answer 404 instead.
+    Cancellation propagates. ``chunks`` is closed (``aclose()``) when this iterator ends or is
+    closed, so a store subscription behind it is released.
+
+    Args:
+        chunks: the chunks to send, in order (typically ``store.read_from(id, after_seq)``).
+        status: called once after ``chunks`` is exhausted; returns the final status.
+        stream_id: the stream's id, to announce it first (new streams only).
+
+    Yields:
+        SSE message texts (``str``), each ending with a blank line.
+    """
+    if stream_id is not None:
+        yield format_stream_id(stream_id)
+    iterator = aiter(chunks)
+    try:
+        try:
+            async for chunk in iterator:
+                yield format_chunk(chunk)
+            final = await status()
+        except Exception:
+            logger.warning(
+                "reading a stream for SSE failed; ending with event: error", exc_info=True
+            )
+            yield format_event("error", READ_FAILED_MESSAGE) + format_event("done")
+            return
+        yield format_end(final)
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def parse_last_event_id(value: str | None) -> int:
+    """Turn a reconnecting client's ``Last-Event-ID`` header into an ``after_seq``.
+
+    Plain chunks carry their seq as the SSE id; the stream-id message carries the stream id.
+
+    Args:
+        value: the header value, or ``None`` when absent.
+
+    Returns:
+        the seq it names, or ``0`` (replay from the start) when it is absent, empty, the
+        stream id, or anything but a non-negative decimal integer.
+    """
+    if value is None:
+        return 0
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return int(value)
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class SSEMessage:
+    """One parsed SSE message (npm ``SSEMessage``).
+
+    Attributes:
+        id: the ``id:`` field, or ``""``.
+        event: the ``event:`` field, or ``""``.
+        data: the ``data:`` lines joined with ``"\\n"``.
+    """
+
+    id: str
+    event: str
+    data: str
+
+    @property
+    def seq(self) -> int | None:
+        """The chunk seq this message carries (a plain chunk's id), else ``None``."""
+        if not self.event and self.id.isascii() and self.id.isdigit():
+            return int(self.id)
+        return None
+
+
+def _parse_block(block: str) -> SSEMessage | None:
+    msg_id = event = ""
+    data: list[str] = []
+    for line in block.split("\n"):
+        field, colon, value = line.partition(":")
+        if not colon:
+            continue
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "id":
+            msg_id = value
+        elif field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
+    if not msg_id and not event and not data:
+        return None
+    return SSEMessage(msg_id, event, "\n".join(data))
+
+
+class SSEDecoder:
+    """Incremental SSE parser with the npm client's rules (``SSE.consume``): messages end at a
+    blank line, lines are split on ``"\\n"``, one space after the colon is stripped, ``data:``
+    lines are joined with ``"\\n"``, and blocks with no id, event or data are skipped.
+
+    Feed it text as it arrives (pieces may split a message anywhere)::
+
+        decoder = SSEDecoder()
+        async for text in response.aiter_text():
+            for message in decoder.feed(text):
+                ...
+        decoder.close()   # a final message without its blank line
+    """
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, text: str) -> list[SSEMessage]:
+        """Add ``text`` and return the messages it completed, in order."""
+        self._buffer += text
+        *blocks, self._buffer = self._buffer.split("\n\n")
+        return [m for m in map(_parse_block, blocks) if m is not None]
+
+    def close(self) -> list[SSEMessage]:
+        """Return the message left in the buffer without a closing blank line (if any), and
+        empty the buffer."""
+        rest, self._buffer = self._buffer, ""
+        message = _parse_block(rest) if rest.strip() else None
+        return [message] if message is not None else []
+
+
+def parse_sse(text: str) -> list[SSEMessage]:
+    """Parse a whole SSE body (see :class:`SSEDecoder` for the rules).
+
+    Returns:
+        its messages, in order.
+    """
+    decoder = SSEDecoder()
+    return decoder.feed(text) + decoder.close()
