@@ -108,7 +108,10 @@ def lint(session: nox.Session, package: str) -> None:
     session.install(*nox.project.dependency_groups(ROOT_PYPROJECT, "lint"))
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
-    session.run("mypy", *typed)
+    # Every src folder on the path, so mypy resolves the aibind.* namespace from the tree
+    # (and our core/types.py is never mistaken for the stdlib's types module).
+    mypy_path = ":".join(str(p / "src") for p in [*PACKAGES.values(), CONFORMANCE])
+    session.run("mypy", *typed, env={"MYPYPATH": mypy_path})
 
 
 @nox.session

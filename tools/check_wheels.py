@@ -61,7 +61,7 @@ def metadata(wheel: Path) -> tuple[str, dict[str, list[str]]]:
     with zipfile.ZipFile(wheel) as zf:
         meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         msg = Parser().parsestr(zf.read(meta_name).decode())
-    extras = [""] + list(msg.get_all("Provides-Extra") or [])
+    extras = ["", *(msg.get_all("Provides-Extra") or [])]
     by_extra: dict[str, list[str]] = {e: [] for e in extras}
     for raw in msg.get_all("Requires-Dist") or []:
         req = Requirement(raw)

@@ -9,12 +9,13 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 
 import pytest
+from sse_oracle import SSEMessage, parse_sse
 
 from aibind.conformance.fixtures import npm_fixture_path
 from aibind.core.durable import DurableStream, SourceItem
 from aibind.core.errors import StreamExistsError, StreamNotFoundError
 from aibind.core.memory import MemoryStreamStore
-from aibind.core.sse import SSEMessage, format_stream_id, parse_sse
+from aibind.core.sse import format_stream_id
 from aibind.core.types import StreamStatus
 
 pytestmark = pytest.mark.timeout(10)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
@@ -10,10 +10,11 @@ from aibind.core.errors import CorruptDataError, StreamExpiredError, StreamNotFo
 from aibind.core.follow import follow
 from aibind.core.types import StreamChunk, StreamStatus
 
+Script = list[tuple[StreamStatus | None, Sequence[StreamChunk]]]
+Fetch = Callable[[int], Awaitable[tuple[StreamStatus | None, Sequence[StreamChunk]]]]
 
-def _fetcher(
-    script: list[tuple[StreamStatus | None, Sequence[StreamChunk]]],
-):
+
+def _fetcher(script: Script) -> tuple[Fetch, list[int]]:
     calls: list[int] = []
 
     async def fetch(after: int) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
@@ -36,10 +37,14 @@ async def test_unknown_stream() -> None:
 
 async def test_stream_vanishing_mid_read_is_expiry() -> None:
     fetch, _ = _fetcher([(StreamStatus("active", 1), [StreamChunk(1, "a")]), (None, [])])
-    seen = []
-    with pytest.raises(StreamExpiredError):
+    seen: list[str] = []
+
+    async def read() -> None:
         async for c in follow("s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01):
             seen.append(c.data)
+
+    with pytest.raises(StreamExpiredError):
+        await read()
     assert seen == ["a"]
 
 
@@ -73,17 +78,18 @@ async def test_terminal_stream_missing_chunks_is_corrupt_data() -> None:
 
 
 async def test_idle_active_stream_expires_after_ttl() -> None:
-    fetch, calls = _fetcher([(StreamStatus("active", 0), [])])
+    fetch, _ = _fetcher([(StreamStatus("active", 0), [])])
     waits: list[float | None] = []
 
     async def wait(timeout: float | None) -> bool:
         waits.append(timeout)
         return False
 
-    with pytest.raises(StreamExpiredError, match="no chunk for 0.2 s"):
+    with pytest.raises(StreamExpiredError, match=r"no chunk for 0\.2 s"):
         async for _ in follow("s", 0, fetch=fetch, wait=wait, ttl=0.2, poll_interval=None):
             pass
-    assert waits and all(w is not None and 0 <= w <= 0.2 for w in waits)
+    assert waits
+    assert all(w is not None and 0 <= w <= 0.2 for w in waits)
 
 
 async def test_poll_interval_caps_each_wait() -> None:

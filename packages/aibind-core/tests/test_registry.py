@@ -23,7 +23,7 @@ async def test_open_memory_stores_with_options() -> None:
 
 
 def test_unknown_scheme_names_installed_ones() -> None:
-    with pytest.raises(BackendNotFoundError, match="'nope'.*memory"):
+    with pytest.raises(BackendNotFoundError, match=r"'nope'.*memory"):
         load_backend("nope://x")
 
 

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sse_oracle import SSEDecoder, SSEMessage, parse_sse
 
 from aibind.core.errors import StreamExpiredError
 from aibind.core.sse import (
     SSE_HEADERS,
-    SSEDecoder,
-    SSEMessage,
     decode_chunk,
     encode_chunk,
     format_chunk,
@@ -24,7 +23,6 @@ from aibind.core.sse import (
     format_text,
     iter_sse,
     parse_last_event_id,
-    parse_sse,
 )
 from aibind.core.types import StreamChunk, StreamStatus
 

@@ -10,12 +10,12 @@ from typing import ClassVar
 
 import pytest
 
+from aibind.conformance.base import ConversationStoreFactory, RawConversations, new_id
+from aibind.conformance.fixtures import npm_fixture
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import CorruptDataError
 from aibind.core.protocols import ConversationStore
 from aibind.core.types import ConversationMessage
-from aibind.conformance.base import ConversationStoreFactory, RawConversations, new_id
-from aibind.conformance.fixtures import npm_fixture
 
 __all__ = ["ConversationStoreConformance"]
 
@@ -43,13 +43,13 @@ class ConversationStoreConformance:
     async def make_store(self) -> AsyncIterator[ConversationStoreFactory]:
         """Override: yield a :class:`ConversationStoreFactory`, close its stores afterwards."""
         raise NotImplementedError("the backend's test class must override make_store")
-        yield  # pragma: no cover
+        yield  # type: ignore[unreachable]  # pragma: no cover
 
     @pytest.fixture
     async def raw(self) -> AsyncIterator[RawConversations]:
         """Override: yield a :class:`RawConversations` on the same storage as ``make_store``."""
         raise NotImplementedError("the backend's test class must override raw")
-        yield  # pragma: no cover
+        yield  # type: ignore[unreachable]  # pragma: no cover
 
     @pytest.fixture
     async def store(self, make_store: ConversationStoreFactory) -> ConversationStore:
@@ -81,7 +81,12 @@ class ConversationStoreConformance:
             chat.append({"role": "assistant", "content": f"a{turn}"})
             await store.save(sid, chat)
         assert [m["content"] for m in (await store.load(sid)).messages] == [
-            "q0", "a0", "q1", "a1", "q2", "a2"
+            "q0",
+            "a0",
+            "q1",
+            "a1",
+            "q2",
+            "a2",
         ]
 
     async def test_sessions_are_independent(self, store: ConversationStore) -> None:
@@ -153,9 +158,7 @@ class ConversationStoreConformance:
         assert chat.node_ids == expected["nodeIds"]
         assert chat.size == expected["size"]
         await store.save(sid, chat)
-        assert json.loads(await raw.get(sid) or "") == json.loads(
-            npm_fixture("chat_history.json")
-        )
+        assert json.loads(await raw.get(sid) or "") == json.loads(npm_fixture("chat_history.json"))
 
     @pytest.mark.parametrize(
         "corrupt",
@@ -184,4 +187,3 @@ class ConversationStoreConformance:
             await store.save(new_id(), {"version": 1})  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="session_id"):
             await store.delete(None)  # type: ignore[arg-type]
-

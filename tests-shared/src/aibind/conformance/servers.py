@@ -17,11 +17,13 @@ session fixtures ``redis_server`` and ``postgres_server`` are available to every
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -85,7 +87,7 @@ def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
 def docker_engine_answers() -> bool:
     """``True`` if a Docker engine answers (so testcontainers can start containers)."""
     try:
-        import docker  # type: ignore[import-not-found,unused-ignore]
+        docker: Any = importlib.import_module("docker")
     except ImportError:
         return False
     try:
@@ -135,8 +137,15 @@ def find_server(
         except Exception as exc:
             tried.append(f"{source}: failed to start: {exc!r}")
             continue
-        return Server(started_url, source, lambda m=manager: m.__exit__(None, None, None))
+        return Server(started_url, source, _closer(manager))
     raise ServerNotFound(f"no {name} server for the tests; tried: " + "; ".join(tried))
+
+
+def _closer(manager: AbstractContextManager[str]) -> Callable[[], None]:
+    def close() -> None:
+        manager.__exit__(None, None, None)
+
+    return close
 
 
 def _serve(finder: Callable[[], Server]) -> Iterator[Server]:

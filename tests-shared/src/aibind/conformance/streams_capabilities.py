@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from aibind.conformance.base import StreamStoreFactory, StreamStoreFixtures, collect, new_id, within
 from aibind.core.errors import StreamExpiredError, StreamNotActiveError, StreamNotFoundError
 from aibind.core.protocols import StreamStore
 from aibind.core.types import StreamStatus
-from aibind.conformance.base import StreamStoreFactory, StreamStoreFixtures, collect, new_id, within
 
 __all__ = ["StreamCapabilityTests"]
 

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
+from aibind.conformance.base import StreamStoreFactory, StreamStoreFixtures, collect, new_id, within
 from aibind.core.errors import StreamExpiredError, StreamNotFoundError
 from aibind.core.protocols import StreamStore
 from aibind.core.types import StreamChunk
-from aibind.conformance.base import StreamStoreFactory, StreamStoreFixtures, collect, new_id, within
 
 __all__ = ["StreamFollowTests"]
 
@@ -186,7 +186,9 @@ class StreamFollowTests(StreamStoreFixtures):
 
     # ---- expiry ----------------------------------------------------------------------------
 
-    async def test_follower_of_abandoned_stream_expires(self, make_store: StreamStoreFactory) -> None:
+    async def test_follower_of_abandoned_stream_expires(
+        self, make_store: StreamStoreFactory
+    ) -> None:
         store = await make_store(ttl=0.5, push_only=self.push)
         sid = new_id()
         await store.create(sid)

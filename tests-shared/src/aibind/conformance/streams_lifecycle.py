@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from aibind.conformance.base import StreamStoreFixtures, collect, new_id
 from aibind.core.errors import StreamExistsError, StreamNotActiveError, StreamNotFoundError
 from aibind.core.protocols import StreamStore
 from aibind.core.types import StreamStatus
-from aibind.conformance.base import StreamStoreFixtures, collect, new_id
 
 __all__ = ["StreamLifecycleTests"]
 
@@ -17,7 +17,7 @@ TRICKY_CHUNKS = [
     "ünïcödé ☃ 日本語 עברית 🧪👩🏽‍💻",
     "line one\nline two\r\nline three\r",
     "event-like\x01separator\x01twice",
-    "tool_call\x01{\"name\":\"x\"}",
+    'tool_call\x01{"name":"x"}',
     "data: looks like SSE\n\nid: 9\n",
     "quotes ' \" ` and backslash \\ and %s %d {} $1 ?",
     "\t tabs and trailing spaces   ",
@@ -201,7 +201,9 @@ class StreamLifecycleTests(StreamStoreFixtures):
             await store.append(sid, "a\x00b")
         assert await store.get_status(sid) == StreamStatus("active", 0, None)
 
-    @pytest.mark.parametrize(("bad", "error"), [(-1, ValueError), ("1", TypeError), (1.5, TypeError)])
+    @pytest.mark.parametrize(
+        ("bad", "error"), [(-1, ValueError), ("1", TypeError), (1.5, TypeError)]
+    )
     async def test_bad_after_seq(
         self, store: StreamStore, bad: object, error: type[Exception]
     ) -> None:

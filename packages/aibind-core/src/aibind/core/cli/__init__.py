@@ -40,15 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
     p.add_argument("--text", metavar="FILE", help="a UTF-8 text file to stream instead")
     p.add_argument(
-        "--pace", type=float, default=0.004, metavar="SECONDS",
+        "--pace",
+        type=float,
+        default=0.004,
+        metavar="SECONDS",
         help="delay between tokens, like a model's output (default 0.004)",
     )
     p.add_argument(
-        "--drop-at", type=float, default=0.4, metavar="FRACTION",
+        "--drop-at",
+        type=float,
+        default=0.4,
+        metavar="FRACTION",
         help="drop the client after this fraction of the tokens (default 0.4)",
     )
     p.add_argument(
-        "--session", default="aibind-demo",
+        "--session",
+        default="aibind-demo",
         help="conversation session id; runs with the same id add turns (default aibind-demo)",
     )
     p.set_defaults(func=demo)

@@ -103,7 +103,9 @@ def _load_text(path: str | None) -> tuple[str, str]:
 
 
 def _first_difference(a: str, b: str) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 async def _prepare(store: object) -> None:
@@ -151,8 +153,11 @@ async def demo(args: argparse.Namespace) -> int:
         chat.append({"role": "user", "content": f"Recite {label}, please."})
         chat.append({"role": "assistant", "content": received})
         await stores.conversations.save(args.session, chat)
-        turns = sum(1 for m in (await stores.conversations.load(args.session)).messages
-                    if m["role"] == "user")
+        turns = sum(
+            1
+            for m in (await stores.conversations.load(args.session)).messages
+            if m["role"] == "user"
+        )
 
     # Delivery latency of live chunks only: those produced while a client was connected
     # (chunks produced during the drop are replayed on resume, not delivered live).
@@ -169,23 +174,33 @@ async def demo(args: argparse.Namespace) -> int:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     print(f"aibind demo on {redact_url(stores.url)}")
     print(f"  stream        {durable.id}: {final.total_chunks} chunks, {final.state}")
-    print(f"  source        {label}: {len(text.encode())} bytes, {len(tokens)} tokens, "
-          f"one every {args.pace * 1000:g} ms")
+    print(
+        f"  source        {label}: {len(text.encode())} bytes, {len(tokens)} tokens, "
+        f"one every {args.pace * 1000:g} ms"
+    )
     print(f"  client        received seq 1..{dropped_at}, then dropped the connection")
-    print(f"  resumed       after seq {dropped_at} ({GAP * 1000:g} ms later): received seq "
-          f"{second.seqs[0] if second.seqs else '-'}..{second.seqs[-1] if second.seqs else '-'}"
-          f", ended with '{' + '.join(second.end_events)}'")
-    print(f"  delivery      every seq exactly once, in order: {'yes' if in_order else 'NO'}; "
-          f"stream-id message only on the first connection: "
-          f"{'yes' if (first.stream_id_messages, second.stream_id_messages) == (1, 0) else 'NO'}")
-    print(f"  latency       token produced -> client received: p50 {p50:.2f} ms, "
-          f"p99 {p99:.2f} ms over {len(latencies)} live chunks")
+    print(
+        f"  resumed       after seq {dropped_at} ({GAP * 1000:g} ms later): received seq "
+        f"{second.seqs[0] if second.seqs else '-'}..{second.seqs[-1] if second.seqs else '-'}"
+        f", ended with '{' + '.join(second.end_events)}'"
+    )
+    print(
+        f"  delivery      every seq exactly once, in order: {'yes' if in_order else 'NO'}; "
+        f"stream-id message only on the first connection: "
+        f"{'yes' if (first.stream_id_messages, second.stream_id_messages) == (1, 0) else 'NO'}"
+    )
+    print(
+        f"  latency       token produced -> client received: p50 {p50:.2f} ms, "
+        f"p99 {p99:.2f} ms over {len(latencies)} live chunks"
+    )
     if matched:
         print(f"  text          matches the source byte for byte (sha256 {digest}…)")
     else:
         at = _first_difference(received, text)
         print(f"  text          DIFFERS from the source at character {at}")
-    print(f"  conversation  session {args.session!r} now holds {turns} turn"
-          f"{'s' if turns != 1 else ''}")
+    print(
+        f"  conversation  session {args.session!r} now holds {turns} turn"
+        f"{'s' if turns != 1 else ''}"
+    )
     ok = matched and in_order and final.state == "done"
     return 0 if ok else 1

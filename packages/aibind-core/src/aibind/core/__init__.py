@@ -1,0 +1,76 @@
+"""aibind-core: durable LLM streams and branching chat history for Python backends.
+
+The contracts every backend implements (:class:`StreamStore`, :class:`ConversationStore`),
+their value types and errors, the in-memory stores, :class:`ChatHistory` /
+:class:`MessageTree`, SSE output with :class:`DurableStream`, and :func:`open_stores`, which
+opens the stores of any installed backend from a URL.
+
+Submodules for backend authors: :mod:`aibind.core.validation` (argument checks),
+:mod:`aibind.core.follow` (the ``read_from`` loop), :mod:`aibind.core.notify` (push wake-ups),
+:mod:`aibind.core.sse` (SSE formatting), :mod:`aibind.core.registry` (entry points).
+"""
+
+from __future__ import annotations
+
+from aibind.core.chat_history import ChatHistory
+from aibind.core.durable import DurableStream, SourceItem
+from aibind.core.errors import (
+    AibindError,
+    BackendNotFoundError,
+    CorruptDataError,
+    SchemaError,
+    StoreClosedError,
+    StreamError,
+    StreamExistsError,
+    StreamExpiredError,
+    StreamNotActiveError,
+    StreamNotFoundError,
+)
+from aibind.core.memory import MemoryConversationStore, MemoryStreamStore
+from aibind.core.message_tree import MessageTree, NodeNotFoundError, TreeNode
+from aibind.core.protocols import (
+    ConversationStore,
+    StreamStore,
+    SupportsAppendMany,
+    SupportsCleanup,
+    SupportsDelete,
+    SupportsSetup,
+)
+from aibind.core.registry import Stores, open_stores
+from aibind.core.types import ConversationMessage, StreamChunk, StreamState, StreamStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AibindError",
+    "BackendNotFoundError",
+    "ChatHistory",
+    "ConversationMessage",
+    "ConversationStore",
+    "CorruptDataError",
+    "DurableStream",
+    "MemoryConversationStore",
+    "MemoryStreamStore",
+    "MessageTree",
+    "NodeNotFoundError",
+    "SchemaError",
+    "SourceItem",
+    "StoreClosedError",
+    "Stores",
+    "StreamChunk",
+    "StreamError",
+    "StreamExistsError",
+    "StreamExpiredError",
+    "StreamNotActiveError",
+    "StreamNotFoundError",
+    "StreamState",
+    "StreamStatus",
+    "StreamStore",
+    "SupportsAppendMany",
+    "SupportsCleanup",
+    "SupportsDelete",
+    "SupportsSetup",
+    "TreeNode",
+    "__version__",
+    "open_stores",
+]
