@@ -1,0 +1,22 @@
+"""Redis / Valkey backend of aibind: :class:`RedisStreamStore`, :class:`RedisConversationStore`
+(the npm ``@aibind/redis`` key schema) and :class:`RedisStreamTransport` (Redis Streams event
+transport with consumer groups). See ``docs/redis.md``."""
+
+from __future__ import annotations
+
+from aibind.redis.backend import open_redis_stores
+from aibind.redis.client import RedisBackendError, RedisClient
+from aibind.redis.conversations import RedisConversationStore
+from aibind.redis.streams import RedisStreamStore
+from aibind.redis.transport import RedisStreamTransport, StreamEvent, TransportError
+
+__all__ = [
+    "RedisBackendError",
+    "RedisClient",
+    "RedisConversationStore",
+    "RedisStreamStore",
+    "RedisStreamTransport",
+    "StreamEvent",
+    "TransportError",
+    "open_redis_stores",
+]
