@@ -1,0 +1,46 @@
+"""aibind on SQLite: durable streams and conversation history in a SQLite file, in the tables
+of the npm ``@aibind/sqlite`` package (a Python and a Node service can share the file).
+
+Usage::
+
+    from aibind.sqlite import SqliteStreamStore
+
+    async with SqliteStreamStore.from_url("sqlite:///app.db") as streams:
+        await streams.setup()
+        await streams.create("s1")
+        await streams.append("s1", "Hello")
+
+See ``docs/sqlite.md``.
+"""
+
+from __future__ import annotations
+
+from aibind.sqlite.adapters import (
+    AiosqliteClient,
+    ThreadedClient,
+    wrap_aiosqlite,
+    wrap_libsql,
+    wrap_sqlite3,
+)
+from aibind.sqlite.client import Row, SqliteClient, Statement
+from aibind.sqlite.conversations import SqliteConversationStore
+from aibind.sqlite.errors import SqliteError
+from aibind.sqlite.schema import schema_sql
+from aibind.sqlite.streams import SqliteStreamStore
+from aibind.sqlite.url import parse_sqlite_url
+
+__all__ = [
+    "AiosqliteClient",
+    "Row",
+    "SqliteClient",
+    "SqliteConversationStore",
+    "SqliteError",
+    "SqliteStreamStore",
+    "Statement",
+    "ThreadedClient",
+    "parse_sqlite_url",
+    "schema_sql",
+    "wrap_aiosqlite",
+    "wrap_libsql",
+    "wrap_sqlite3",
+]

@@ -1,0 +1,112 @@
+"""Synchronous units of work on a DB-API (``sqlite3``-shaped) connection, run on the thread that
+owns the connection: one statement, or one ``BEGIN IMMEDIATE`` transaction, each retried while
+SQLite reports "database is locked/busy" until a deadline.
+
+Shared by the aiosqlite, sqlite3 and libsql adapters. Transactions are controlled explicitly
+(``BEGIN IMMEDIATE`` / ``COMMIT`` / ``ROLLBACK`` statements), so the connection may be in
+autocommit mode (``isolation_level=None``) or in the legacy default mode of ``sqlite3``
+(an implicit transaction a write opens is committed at once).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from aibind.sqlite.client import Statement
+from aibind.sqlite.errors import is_busy_error
+
+__all__ = ["DbApiConnection", "run_batch", "run_execute"]
+
+T = TypeVar("T")
+
+
+class _Cursor(Protocol):
+    description: Any
+
+    def fetchall(self) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class DbApiConnection(Protocol):
+    """The part of a ``sqlite3.Connection`` (or ``libsql.Connection``) the adapters use."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+def _rows(conn: DbApiConnection, sql: str, args: Sequence[Any]) -> list[Any]:
+    cursor: _Cursor = conn.execute(sql, tuple(args))
+    try:
+        if cursor.description is None:
+            return []
+        return list(cursor.fetchall() or ())  # libsql returns None for statements without rows
+    finally:
+        cursor.close()
+
+
+def _retrying(fn: Callable[[], T], busy_timeout: float) -> T:
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.001
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_busy_error(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def run_execute(
+    conn: DbApiConnection, sql: str, args: Sequence[Any], busy_timeout: float
+) -> list[Any]:
+    """Run one statement and return its rows; a write is committed before returning.
+
+    Args:
+        conn: the connection, used from its owning thread.
+        sql, args: the statement and its ``?`` values.
+        busy_timeout: seconds to keep retrying while the database is locked.
+    """
+
+    def once() -> list[Any]:
+        was_in_transaction = conn.in_transaction
+        try:
+            rows = _rows(conn, sql, args)
+        except BaseException:
+            if not was_in_transaction and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if not was_in_transaction and conn.in_transaction:
+            conn.execute("COMMIT")  # the implicit transaction of sqlite3's legacy mode
+        return rows
+
+    return _retrying(once, busy_timeout)
+
+
+def run_batch(
+    conn: DbApiConnection, statements: Sequence[Statement], busy_timeout: float
+) -> list[list[Any]]:
+    """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction (rolled back on any error and
+    retried as a whole while the database is busy) and return each one's rows.
+
+    Raises:
+        whatever the driver raises; the transaction is rolled back first.
+    """
+
+    def once() -> list[list[Any]]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [_rows(conn, sql, args) for sql, args in statements]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    return _retrying(once, busy_timeout)
