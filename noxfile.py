@@ -65,7 +65,11 @@ def _local_deps(package: Path) -> list[Path]:
 
 
 def _group(pyproject: Path, group: str) -> list[str]:
-    return list(nox.project.dependency_groups(nox.project.load_toml(pyproject), group))
+    """The PEP 735 dependency group ``group`` of ``pyproject`` (empty if it has none)."""
+    data = nox.project.load_toml(pyproject)
+    if group not in data.get("dependency-groups", {}):
+        return []
+    return list(nox.project.dependency_groups(data, group))
 
 
 def _install_package(session: nox.Session, package: Path, *, tests: bool) -> None:
