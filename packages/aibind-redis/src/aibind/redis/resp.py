@@ -30,6 +30,7 @@ class Endpoint:
         username, password: ``AUTH`` credentials, or ``None``.
         ssl_context: TLS settings for ``rediss://``, or ``None``.
         connect_timeout: seconds to wait for the connection and handshake.
+        client_name: sent with ``CLIENT SETNAME`` (from the client's ``client_name``).
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +40,7 @@ class Endpoint:
     password: str | None = None
     ssl_context: ssl.SSLContext | None = None
     connect_timeout: float = 10.0
+    client_name: str | None = None
 
 
 def _ssl_context(kwargs: dict[str, Any]) -> ssl.SSLContext:
@@ -77,6 +79,7 @@ def endpoint_of(connection_kwargs: dict[str, Any], connection_class: type | None
         password=password,
         ssl_context=_ssl_context(connection_kwargs) if is_ssl else None,
         connect_timeout=float(timeout),
+        client_name=connection_kwargs.get("client_name"),
     )
 
 
@@ -105,7 +108,8 @@ class RespConnection:
 
     @classmethod
     async def open(cls, endpoint: Endpoint) -> RespConnection:
-        """Connect to ``endpoint`` and authenticate (``AUTH``) if it has credentials."""
+        """Connect to ``endpoint``, authenticate (``AUTH``) if it has credentials and name the
+        connection (``CLIENT SETNAME``) if it has a name."""
 
         async def connect() -> RespConnection:
             if endpoint.path is not None:
@@ -122,6 +126,9 @@ class RespConnection:
                 if isinstance(reply, RespError):
                     conn.close()
                     raise reply
+            if endpoint.client_name:
+                await conn.send("CLIENT", "SETNAME", endpoint.client_name)
+                await conn.read()
             return conn
 
         return await asyncio.wait_for(connect(), endpoint.connect_timeout)
