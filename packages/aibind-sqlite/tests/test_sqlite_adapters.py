@@ -1,0 +1,168 @@
+"""The SqliteClient adapters: thread ownership, atomic batches, busy retries, error wrapping,
+and that stores never close a connection they were given."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_helpers import HAS_LIBSQL, raw_rows
+
+from aibind.core.errors import StoreClosedError
+from aibind.core.types import StreamStatus
+from aibind.sqlite import (
+    SqliteClient,
+    SqliteError,
+    SqliteStreamStore,
+    schema_sql,
+    wrap_libsql,
+    wrap_sqlite3,
+)
+from aibind.sqlite.url import open_database
+
+
+def _db(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript(schema_sql())
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+
+
+def test_sqlite3_connection_bound_to_another_thread_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "t.db")
+    with pytest.raises(ValueError, match="check_same_thread=False"):
+        wrap_sqlite3(conn)
+    conn.close()
+
+
+def test_unknown_client_type_is_refused() -> None:
+    with pytest.raises(TypeError, match="client"):
+        SqliteStreamStore(object())
+    with pytest.raises(TypeError, match="connection"):
+        wrap_sqlite3("app.db")  # type: ignore[arg-type]
+
+
+async def test_adapters_satisfy_the_protocol(tmp_path: Path) -> None:
+    _db(tmp_path / "p.db")
+    client = wrap_sqlite3(sqlite3.connect(tmp_path / "p.db", check_same_thread=False))
+    assert isinstance(client, SqliteClient)
+    assert [tuple(r) for r in await client.execute("SELECT ? + 1", (1,))] == [(2,)]
+    await client.aclose()
+
+
+async def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    _db(path)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    client = wrap_sqlite3(conn)
+    insert = "INSERT INTO aibind_stream_status (id, expires_at) VALUES (?, 0)"
+    with pytest.raises(sqlite3.IntegrityError):
+        await client.batch([(insert, ("a",)), (insert, ("a",))])
+    assert raw_rows(path, "SELECT id FROM aibind_stream_status") == []
+    assert not conn.in_transaction
+    await client.batch([(insert, ("a",)), (insert, ("b",))])
+    assert len(raw_rows(path, "SELECT id FROM aibind_stream_status")) == 2
+    await client.aclose()
+    conn.close()
+
+
+async def test_driver_errors_are_wrapped_and_nothing_is_stored(tmp_path: Path) -> None:
+    path = tmp_path / "check.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE aibind_stream_chunks (id TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "data TEXT NOT NULL CHECK (length(data) < 4), PRIMARY KEY (id, seq));"
+        + schema_sql().split(";", 1)[1]
+    )
+    conn.close()
+    store = SqliteStreamStore(await open_database(str(path)))
+    try:
+        await store.create("s")
+        await store.append("s", "ok")
+        with pytest.raises(SqliteError, match="CHECK") as info:
+            await store.append("s", "too long")
+        assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+        with pytest.raises(SqliteError):
+            await store.append_many("s", ["a", "too long"])
+        assert await store.get_status("s") == StreamStatus("active", 1, None)
+    finally:
+        await store.aclose()
+        await store.client.connection.close()  # type: ignore[attr-defined]
+
+
+async def test_busy_database_is_retried(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    _db(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    # timeout=0: SQLite's own busy handler gives up at once, so only the adapter retries
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=0)
+    store = SqliteStreamStore(wrap_sqlite3(conn, busy_timeout=10.0))
+    await store.create("s")
+    holder.execute("BEGIN IMMEDIATE")
+    task = asyncio.create_task(store.append("s", "x"))
+    await asyncio.sleep(0.3)
+    holder.execute("COMMIT")
+    assert await asyncio.wait_for(task, 10) == 1
+    await store.aclose()
+    await store.client.aclose()  # type: ignore[attr-defined]
+    conn.close()
+    holder.close()
+
+
+async def test_busy_past_the_timeout_raises_sqlite_error(tmp_path: Path) -> None:
+    path = tmp_path / "busy2.db"
+    _db(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=0)
+    client = wrap_sqlite3(conn, busy_timeout=0.2)
+    store = SqliteStreamStore(client)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(SqliteError, match="locked"):
+        await store.create("s")
+    holder.execute("ROLLBACK")
+    await store.create("s")
+    await client.aclose()
+    conn.close()
+    holder.close()
+
+
+async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    _db(path)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    stores = [SqliteStreamStore(conn), SqliteStreamStore(conn)]
+    await stores[0].create("s")
+
+    async def writer(store: SqliteStreamStore) -> list[int]:
+        return [await store.append("s", "x") for _ in range(50)]
+
+    seqs = sorted(sum(await asyncio.gather(*(writer(s) for s in stores)), []))
+    assert seqs == list(range(1, 101))
+    for store in stores:
+        await store.aclose()
+    # the stores released their adapters, never the caller's connection
+    assert conn.execute("SELECT total_chunks FROM aibind_stream_status").fetchall() == [(100,)]
+    with pytest.raises(StoreClosedError):
+        await stores[0].get_status("s")
+    conn.close()
+
+
+@pytest.mark.skipif(not HAS_LIBSQL, reason="libsql is not installed")
+async def test_libsql_adapter(tmp_path: Path) -> None:
+    import libsql
+
+    path = tmp_path / "libsql.db"
+    _db(path)
+    conn = libsql.connect(str(path))
+    client = wrap_libsql(conn)
+    store = SqliteStreamStore(client)
+    await store.create("s")
+    assert await store.append_many("s", ["a", "b"]) == 2
+    await store.complete("s")
+    assert [c.data async for c in store.read_from("s")] == ["a", "b"]
+    await store.aclose()
+    await client.aclose()
+    assert raw_rows(path, "SELECT count(*) FROM aibind_stream_chunks") == [(2,)]
+    conn.close()

@@ -1,0 +1,135 @@
+"""sqlite: URLs, from_url (opens, configures and closes its own connection) and the backend
+opener of the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlite_helpers import raw_rows
+
+from aibind.core.chat_history import ChatHistory
+from aibind.core.errors import StoreClosedError
+from aibind.core.registry import open_stores
+from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, parse_sqlite_url
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///app.db", "app.db"),
+        ("sqlite:///data/app.db", "data/app.db"),
+        ("sqlite:////var/lib/app.db", "/var/lib/app.db"),
+        ("SQLITE:///app.db", "app.db"),
+        ("sqlite:///my%20app.db", "my app.db"),
+        ("sqlite:///:memory:", ":memory:"),
+        ("sqlite://:memory:", ":memory:"),
+    ],
+)
+def test_accepted_urls(url: str, path: str) -> None:
+    assert parse_sqlite_url(url) == path
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///",
+        "sqlite://host/app.db",
+        "sqlite:app.db",
+        "postgresql:///app.db",
+        "sqlite:///app.db?mode=ro",
+        "sqlite:///app.db#x",
+        "sqlite:///dir/",
+        "sqlite:///a%00b",
+    ],
+)
+def test_malformed_urls_are_rejected(url: str) -> None:
+    with pytest.raises(ValueError, match="url"):
+        parse_sqlite_url(url)
+    with pytest.raises(ValueError, match="url"):
+        SqliteStreamStore.from_url(url)
+    with pytest.raises(ValueError, match="url"):
+        SqliteConversationStore.from_url(url)
+
+
+def test_bad_options_raise_before_opening(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'never.db'}"
+    with pytest.raises(TypeError, match="url"):
+        SqliteStreamStore.from_url(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ttl"):
+        SqliteStreamStore.from_url(url, ttl=0)
+    with pytest.raises(ValueError, match="poll_interval"):
+        SqliteStreamStore.from_url(url, poll_interval=-1)
+    with pytest.raises(ValueError, match="busy_timeout"):
+        SqliteConversationStore.from_url(url, busy_timeout=float("nan"))
+    assert not (tmp_path / "never.db").exists()
+
+
+async def test_from_url_configures_and_closes_its_connection(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    async with SqliteStreamStore.from_url(url, busy_timeout=2.5) as store:
+        client = store.client
+        assert [tuple(r) for r in await client.execute("PRAGMA journal_mode")] == [("wal",)]
+        assert [tuple(r) for r in await client.execute("PRAGMA synchronous")] == [(1,)]
+        assert [tuple(r) for r in await client.execute("PRAGMA busy_timeout")] == [(2500,)]
+        await store.setup()
+        await store.create("s")
+    with pytest.raises(StoreClosedError):
+        await store.get_status("s")
+    assert raw_rows(tmp_path / "wal.db", "SELECT id FROM aibind_stream_status") == [("s",)]
+
+
+async def test_relative_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with SqliteConversationStore.from_url("sqlite:///rel.db") as store:
+        await store.setup()
+    assert (tmp_path / "rel.db").is_file()
+
+
+async def test_backend_opener_shares_one_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'backend.db'}"
+    async with open_stores(
+        url,
+        stream_options={"ttl": 10.0, "poll_interval": None, "busy_timeout": 1.0},
+        conversation_options={"ttl": 20.0, "table": "convs"},
+    ) as stores:
+        streams, conversations = stores.streams, stores.conversations
+        assert isinstance(streams, SqliteStreamStore)
+        assert isinstance(conversations, SqliteConversationStore)
+        assert (streams.ttl, streams.poll_interval, conversations.ttl) == (10.0, None, 20.0)
+        assert streams.client is conversations.client
+        await streams.setup()
+        await conversations.setup()
+        await streams.create("s")
+        chat: ChatHistory = ChatHistory()
+        chat.append({"role": "user", "content": "q"})
+        await conversations.save("c", chat)
+        assert stores.url == url
+    with pytest.raises(StoreClosedError):
+        await streams.create("t")
+    assert raw_rows(tmp_path / "backend.db", "SELECT session_id FROM convs") == [("c",)]
+
+
+async def test_backend_opener_in_memory() -> None:
+    async with open_stores("sqlite:///:memory:") as stores:
+        streams = stores.streams
+        assert isinstance(streams, SqliteStreamStore)
+        await streams.setup()
+        await streams.create("m")
+        assert await streams.append("m", "x") == 1
+        await streams.complete("m")
+        assert [c.data async for c in streams.read_from("m")] == ["x"]
+
+
+async def test_backend_opener_rejects_bad_options(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        async with open_stores(
+            f"sqlite:///{tmp_path / 'x.db'}", stream_options={"nope": 1}
+        ):
+            pass
+    with pytest.raises(ValueError, match="url"):
+        async with open_stores("sqlite://host/x.db"):
+            pass
