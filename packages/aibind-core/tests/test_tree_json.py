@@ -8,13 +8,13 @@ import json
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aibind.conformance.fixtures import NPM_FIXTURES
 from aibind.core import jsjson
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import CorruptDataError
@@ -22,8 +22,8 @@ from aibind.core.message_tree import MessageTree
 from aibind.core.tree_json import parse_tree
 from aibind.core.tree_node import check_timestamp, format_timestamp, parse_timestamp
 
-FIXTURES = Path(__file__).parent / "fixtures" / "npm"
-"""Copies of the files ``@aibind/core`` 0.15.0 wrote (see the shared fixtures README)."""
+FIXTURES = NPM_FIXTURES
+"""The files ``@aibind/core`` 0.15.0 wrote, shipped with the conformance suite."""
 
 # ─── npm interop ────────────────────────────────────────────────
 
