@@ -61,7 +61,8 @@ def redis_cluster() -> Iterator[str]:
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if server is None or cli is None:
         _skip_or_fail("redis-server/redis-cli not on PATH: cannot start a local cluster")
-    assert server is not None and cli is not None
+    assert server is not None
+    assert cli is not None
     busy = [p for p in CLUSTER_PORTS if not _port_free(p)]
     if busy:
         _skip_or_fail(f"cluster ports already in use: {busy}")
@@ -73,10 +74,25 @@ def redis_cluster() -> Iterator[str]:
             node.mkdir()
             procs.append(
                 subprocess.Popen(
-                    [server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled",
-                     "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no",
-                     "--save", "", "--dir", str(node)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        server,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--appendonly",
+                        "no",
+                        "--save",
+                        "",
+                        "--dir",
+                        str(node),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             )
         deadline = time.monotonic() + 10
@@ -85,9 +101,18 @@ def redis_cluster() -> Iterator[str]:
                 _skip_or_fail("cluster nodes did not start")
             time.sleep(0.05)
         subprocess.run(
-            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in CLUSTER_PORTS),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in CLUSTER_PORTS),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         deadline = time.monotonic() + 30
         while True:

@@ -39,10 +39,10 @@ class MinimalClient:
         return await self._r.delete(*names)
 
     async def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
-        return await self._r.eval(script, numkeys, *keys_and_args)  # type: ignore[no-untyped-call]
+        return await self._r.eval(script, numkeys, *keys_and_args)  # type: ignore[no-untyped-call,unused-ignore]
 
     async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
-        return await self._r.evalsha(sha, numkeys, *keys_and_args)  # type: ignore[no-untyped-call]
+        return await self._r.evalsha(sha, numkeys, *keys_and_args)  # type: ignore[no-untyped-call,unused-ignore]
 
     async def aclose(self) -> None:
         await self._r.aclose()

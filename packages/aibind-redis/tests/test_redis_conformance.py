@@ -74,7 +74,10 @@ class TestValkeyStreams(StreamStoreConformance):
     @pytest.fixture
     async def make_store(self, redis_url: str, prefix: str) -> AsyncIterator[StreamStoreFactory]:
         factory, close_all = _stream_factory(
-            lambda: valkey.asyncio.from_url(redis_url, decode_responses=True), prefix
+            lambda: valkey.asyncio.from_url(  # type: ignore[no-untyped-call,unused-ignore]
+                redis_url, decode_responses=True
+            ),
+            prefix,
         )
         yield factory
         await close_all()
@@ -143,37 +146,40 @@ class _Raw:
         await self.client.set(f"{self.prefix}:{session_id}", raw, ex=3600)
 
 
-def _conversation_fixtures(new_client: Callable[[str], Any]) -> Any:
-    class Fixtures(ConversationStoreConformance):
-        @pytest.fixture
-        async def make_store(
-            self, redis_url: str, prefix: str
-        ) -> AsyncIterator[ConversationStoreFactory]:
-            clients: list[Any] = []
+class _ConversationFixtures(ConversationStoreConformance):
+    """Conversation conformance through the client that ``new_client`` opens."""
 
-            async def factory(*, ttl: float = 1800.0) -> ConversationStore:
-                client = new_client(redis_url)
-                clients.append(client)
-                return RedisConversationStore(client, prefix=prefix, ttl=ttl)
+    @staticmethod
+    def new_client(url: str) -> Any:
+        return redis.asyncio.from_url(url)
 
-            yield factory
-            for client in clients:
-                await _close(client)
+    @pytest.fixture
+    async def make_store(
+        self, redis_url: str, prefix: str
+    ) -> AsyncIterator[ConversationStoreFactory]:
+        clients: list[Any] = []
 
-        @pytest.fixture
-        async def raw(self, redis_url: str, prefix: str) -> AsyncIterator[RawConversations]:
-            client = redis.asyncio.from_url(redis_url)
-            yield _Raw(client, prefix)
-            await client.aclose()
+        async def factory(*, ttl: float = 1800.0) -> ConversationStore:
+            client = self.new_client(redis_url)
+            clients.append(client)
+            return RedisConversationStore(client, prefix=prefix, ttl=ttl)
 
-    return Fixtures
+        yield factory
+        for client in clients:
+            await _close(client)
+
+    @pytest.fixture
+    async def raw(self, redis_url: str, prefix: str) -> AsyncIterator[RawConversations]:
+        client = redis.asyncio.from_url(redis_url)
+        yield _Raw(client, prefix)
+        await client.aclose()
 
 
-class TestRedisPyConversations(_conversation_fixtures(redis.asyncio.from_url)):  # type: ignore[misc]
+class TestRedisPyConversations(_ConversationFixtures):
     pass
 
 
-class TestValkeyConversations(  # type: ignore[misc]
-    _conversation_fixtures(lambda url: valkey.asyncio.from_url(url, decode_responses=True))
-):
-    pass
+class TestValkeyConversations(_ConversationFixtures):
+    @staticmethod
+    def new_client(url: str) -> Any:
+        return valkey.asyncio.from_url(url, decode_responses=True)  # type: ignore[no-untyped-call,unused-ignore]

@@ -18,7 +18,11 @@ async def _kill_named(admin: redis.asyncio.Redis, name: str) -> int:
     killed = 0
     for info in await admin.client_list():
         if info.get("name") == name:
-            killed += int(await admin.execute_command("CLIENT", "KILL", "ID", info["id"]))
+            killed += int(
+                await admin.execute_command(  # type: ignore[no-untyped-call,unused-ignore]
+                    "CLIENT", "KILL", "ID", info["id"]
+                )
+            )
     return killed
 
 

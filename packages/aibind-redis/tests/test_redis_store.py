@@ -57,8 +57,8 @@ async def test_keys_are_byte_for_byte_the_npm_schema(
     await store.complete(done)
     assert await raw.get(f"{prefix}:{done}:status") == b'{"state":"done","totalChunks":0}'
     assert sorted(await raw.keys(f"{prefix}:*")) == sorted(
-        k.encode() for k in (f"{prefix}:{sid}:status", f"{prefix}:{sid}:chunks",
-                             f"{prefix}:{done}:status")
+        k.encode()
+        for k in (f"{prefix}:{sid}:status", f"{prefix}:{sid}:chunks", f"{prefix}:{done}:status")
     )
 
 
@@ -71,32 +71,40 @@ async def test_reads_streams_laid_out_by_the_npm_package(
     for i, chunk in enumerate(["Hel", "lo"], 1):
         await raw.rpush(f"{prefix}:{sid}:chunks", chunk)
         await raw.expire(f"{prefix}:{sid}:chunks", 300)
-        await raw.set(f"{prefix}:{sid}:status", json.dumps(
-            {"state": "active", "totalChunks": i}, separators=(",", ":")), ex=300)
+        await raw.set(
+            f"{prefix}:{sid}:status",
+            json.dumps({"state": "active", "totalChunks": i}, separators=(",", ":")),
+            ex=300,
+        )
     assert await store.get_status(sid) == StreamStatus("active", 2, None)
     assert await store.append(sid, "!") == 3
-    await raw.set(f"{prefix}:{sid}:status",
-                  '{"state":"error","totalChunks":3,"error":"model overloaded"}', ex=300)
+    await raw.set(
+        f"{prefix}:{sid}:status",
+        '{"state":"error","totalChunks":3,"error":"model overloaded"}',
+        ex=300,
+    )
     assert await store.get_status(sid) == StreamStatus("error", 3, "model overloaded")
     assert await collect(store.read_from(sid, 1)) == [StreamChunk(2, "lo"), StreamChunk(3, "!")]
     with pytest.raises(StreamNotActiveError):
         await store.append(sid, "late")
 
 
-async def test_npm_reader_view_of_our_keys(store: RedisStreamStore, raw: redis.asyncio.Redis,
-                                           prefix: str) -> None:
+async def test_npm_reader_view_of_our_keys(
+    store: RedisStreamStore, raw: redis.asyncio.Redis, prefix: str
+) -> None:
     # What the npm readFrom does: LRANGE chunks afterSeq -1, JSON.parse(status).
     sid = new_id()
     await store.create(sid)
     await store.append_many(sid, ["a", "b", "c"])
     await store.stop(sid)
-    status = json.loads(await raw.get(f"{prefix}:{sid}:status"))
+    status = json.loads(await raw.get(f"{prefix}:{sid}:status") or b"")
     assert status == {"state": "stopped", "totalChunks": 3}
     assert await raw.lrange(f"{prefix}:{sid}:chunks", 1, -1) == [b"b", b"c"]
 
 
-async def test_corrupt_status_raises(store: RedisStreamStore, raw: redis.asyncio.Redis,
-                                     prefix: str) -> None:
+async def test_corrupt_status_raises(
+    store: RedisStreamStore, raw: redis.asyncio.Redis, prefix: str
+) -> None:
     sid = new_id()
     await raw.set(f"{prefix}:{sid}:status", "{nope", ex=60)
     with pytest.raises(CorruptDataError, match="status"):
@@ -106,8 +114,9 @@ async def test_corrupt_status_raises(store: RedisStreamStore, raw: redis.asyncio
     assert await raw.get(f"{prefix}:{sid}:status") == b"{nope"
 
 
-async def test_scripts_reload_after_script_flush(store: RedisStreamStore,
-                                                 raw: redis.asyncio.Redis) -> None:
+async def test_scripts_reload_after_script_flush(
+    store: RedisStreamStore, raw: redis.asyncio.Redis
+) -> None:
     sid = new_id()
     await store.create(sid)
     assert await store.append(sid, "a") == 1
@@ -146,15 +155,14 @@ async def test_twenty_clients_times_hundred_appends(redis_url: str, prefix: str)
     results = await within(asyncio.gather(*(writer(s, w) for w, s in enumerate(stores))), 120)
     assert sorted(x for r in results for x in r) == list(range(1, 2001))
     status = await stores[5].get_status(sid)
-    assert status is not None and status.total_chunks == 2000
-    for s, c in zip(stores, clients):
+    assert status is not None
+    assert status.total_chunks == 2000
+    for s, c in zip(stores, clients, strict=False):
         await s.aclose()
         await c.aclose()
 
 
-async def test_many_followers_share_one_subscriber_connection(
-    redis_url: str, prefix: str
-) -> None:
+async def test_many_followers_share_one_subscriber_connection(redis_url: str, prefix: str) -> None:
     client = redis.asyncio.from_url(redis_url)
     writer = redis.asyncio.from_url(redis_url)
     store = RedisStreamStore(client, prefix=prefix, poll_interval=None)
@@ -162,9 +170,12 @@ async def test_many_followers_share_one_subscriber_connection(
     sids = [new_id() for _ in range(5)]
     for sid in sids:
         await wstore.create(sid)
-    followers = [asyncio.create_task(collect(store.read_from(sid))) for sid in sids for _ in range(40)]
+    followers = [
+        asyncio.create_task(collect(store.read_from(sid))) for sid in sids for _ in range(40)
+    ]
     await asyncio.sleep(0.3)
-    assert store.subscriber is not None and store.subscriber.connections() == 1
+    assert store.subscriber is not None
+    assert store.subscriber.connections() == 1
     numsub = dict(await writer.pubsub_numsub(*(f"{prefix}:{sid}:notify" for sid in sids)))
     assert all(n == 1 for n in numsub.values()), numsub
     for sid in sids:

@@ -41,7 +41,8 @@ def test_publish_and_read_all(transport: RedisStreamTransport, redis_url: str) -
     events = transport.read_all(count=10)
     assert [e.type for e in events] == ["token", "token", "done"]
     assert events[0].id == first
-    assert events[0].data == {"token": "Hello"} and events[0].metadata == {}
+    assert events[0].data == {"token": "Hello"}
+    assert events[0].metadata == {}
     assert events[1].metadata == {"agent": "a1"}
     assert abs(events[0].timestamp - time.time()) < 60
     assert transport.read_all(start_id=f"({first}") == events[1:]
@@ -75,7 +76,8 @@ def test_consumer_group_lifecycle(transport: RedisStreamTransport) -> None:
     got = transport.read_group("worker-1", count=3)
     assert [e.data["n"] for e in got] == [0, 1, 2]
     pending = transport.pending()
-    assert pending["pending"] == 3 and pending["consumers"] == {"worker-1": 3}
+    assert pending["pending"] == 3
+    assert pending["consumers"] == {"worker-1": 3}
     assert transport.ack(got[0].id) == 1
     assert transport.ack([]) == 0
     rest = transport.read_group("worker-2", count=10)
@@ -111,7 +113,8 @@ def test_info_and_delete(transport: RedisStreamTransport) -> None:
     assert transport.info()["length"] == 0
     eid = transport.publish("x", 1)
     info = transport.info()
-    assert info["length"] == 1 and info["first_entry_id"] == eid == info["last_entry_id"]
+    assert info["length"] == 1
+    assert info["first_entry_id"] == eid == info["last_entry_id"]
     assert transport.delete() is True
     assert transport.delete() is False
 

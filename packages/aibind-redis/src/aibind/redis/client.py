@@ -8,6 +8,7 @@ satisfy it as they are; so does any small class forwarding these methods.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Protocol, runtime_checkable
 
 from aibind.core.errors import AibindError
@@ -19,49 +20,50 @@ __all__ = ["RedisBackendError", "RedisClient", "is_cluster_client", "is_noscript
 class RedisClient(Protocol):
     """Structural protocol of an asyncio Redis client (seed: npm ``RedisClient``).
 
-    Values may be returned as ``str`` or ``bytes`` (``decode_responses`` either way); keys and
+    Each method returns an awaitable (``async def`` methods qualify). Values may be returned as
+    ``str`` or ``bytes`` (``decode_responses`` either way); keys and
     values are passed as ``str``. ``ex`` is in seconds, ``px`` in milliseconds (Redis ``SET``).
     """
 
-    async def get(self, name: str) -> Any:
+    def get(self, name: str) -> Awaitable[Any]:
         """``GET name``: the value or ``None``."""
         ...
 
-    async def set(
+    def set(
         self, name: str, value: str, ex: int | None = None, px: int | None = None
-    ) -> Any:
+    ) -> Awaitable[Any]:
         """``SET name value [EX ex | PX px]``."""
         ...
 
-    async def exists(self, *names: str) -> Any:
+    def exists(self, *names: str) -> Awaitable[Any]:
         """``EXISTS name...``: how many of the keys exist."""
         ...
 
-    async def rpush(self, name: str, *values: str) -> Any:
+    def rpush(self, name: str, *values: str) -> Awaitable[Any]:
         """``RPUSH name value...``: the list's new length."""
         ...
 
-    async def lrange(self, name: str, start: int, end: int) -> Any:
+    def lrange(self, name: str, start: int, end: int) -> Awaitable[Any]:
         """``LRANGE name start end``: the elements (inclusive range)."""
         ...
 
-    async def llen(self, name: str) -> Any:
+    def llen(self, name: str) -> Awaitable[Any]:
         """``LLEN name``."""
         ...
 
-    async def expire(self, name: str, time: int) -> Any:
+    def expire(self, name: str, time: int) -> Awaitable[Any]:
         """``EXPIRE name seconds``."""
         ...
 
-    async def delete(self, *names: str) -> Any:
+    def delete(self, *names: str) -> Awaitable[Any]:
         """``DEL name...`` (the seed's ``del``)."""
         ...
 
-    async def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Awaitable[Any]:
         """``EVAL script numkeys key... arg...``."""
         ...
 
-    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Awaitable[Any]:
         """``EVALSHA sha numkeys key... arg...``; raises a ``NOSCRIPT`` error when the server
         does not hold the script."""
         ...

@@ -56,7 +56,9 @@ class StreamKeys:
         if self.cluster:
             if stream_id.startswith("}"):
                 # "{}" would be an empty hash tag: Redis would hash the whole key instead.
-                raise ValueError(f"stream_id must not start with '}}' in cluster mode: {stream_id!r}")
+                raise ValueError(
+                    f"stream_id must not start with '}}' in cluster mode: {stream_id!r}"
+                )
             return f"{self.prefix}:{{{stream_id}}}"
         return f"{self.prefix}:{stream_id}"
 

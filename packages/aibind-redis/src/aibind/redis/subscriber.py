@@ -94,9 +94,9 @@ class _Link:
         if kind in ("message", "smessage"):
             self.owner.wake(channel)
         elif kind in ("subscribe", "ssubscribe"):
-            fut = self.pending.pop(channel, None)
-            if fut is not None and not fut.done():
-                fut.set_result(None)
+            waiter = self.pending.pop(channel) if channel in self.pending else None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
             if channel in self.resubscribing:
                 self.resubscribing.discard(channel)
                 self.owner.wake(channel)
@@ -110,6 +110,7 @@ class _Link:
         fut = self.pending.get(channel) or loop.create_future()
         self.pending[channel] = fut
         self.channels.add(channel)
+
         async def confirm() -> None:
             await self.ready.wait()
             async with self.lock:

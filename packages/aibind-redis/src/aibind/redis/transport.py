@@ -121,10 +121,14 @@ class RedisStreamTransport(AsyncTransportMixin):
         if self._group_ready:
             return
         try:
-            self._client().xgroup_create(self._stream_name, self._consumer_group, "0", mkstream=True)
+            self._client().xgroup_create(
+                self._stream_name, self._consumer_group, "0", mkstream=True
+            )
         except Exception as exc:
             if "BUSYGROUP" not in str(exc):
-                raise TransportError(f"XGROUP CREATE {self._consumer_group!r} failed: {exc}") from exc
+                raise TransportError(
+                    f"XGROUP CREATE {self._consumer_group!r} failed: {exc}"
+                ) from exc
         self._group_ready = True
 
     def _grouped(self, what: str, fn: Callable[[], T]) -> T:
@@ -140,9 +144,7 @@ class RedisStreamTransport(AsyncTransportMixin):
 
     # ---- sync API ------------------------------------------------------------------------
 
-    def publish(
-        self, event_type: str, data: Any, metadata: Mapping[str, Any] | None = None
-    ) -> str:
+    def publish(self, event_type: str, data: Any, metadata: Mapping[str, Any] | None = None) -> str:
         """Append an event (``XADD stream MAXLEN ~ max_len * ...``) and return its entry id.
 
         Raises:
@@ -163,7 +165,8 @@ class RedisStreamTransport(AsyncTransportMixin):
         with ``XRANGE``; ``count=None`` reads all. Raises :class:`TransportError`."""
         return _events(
             self._call(
-                "XRANGE", lambda: self._client().xrange(self._stream_name, min=start_id, count=count)
+                "XRANGE",
+                lambda: self._client().xrange(self._stream_name, min=start_id, count=count),
             )
         )
 
@@ -176,7 +179,11 @@ class RedisStreamTransport(AsyncTransportMixin):
         reply = self._grouped(
             "XREADGROUP",
             lambda: self._client().xreadgroup(
-                self._consumer_group, consumer, {self._stream_name: ">"}, count=count, block=block_ms
+                self._consumer_group,
+                consumer,
+                {self._stream_name: ">"},
+                count=count,
+                block=block_ms,
             ),
         )
         return [e for _stream, entries in reply or [] for e in _events(entries)]
@@ -231,10 +238,9 @@ class RedisStreamTransport(AsyncTransportMixin):
         claimed: list[StreamEvent] = []
         cursor = "0-0"
         while True:
-            start = cursor
             reply = self._grouped(
                 "XAUTOCLAIM",
-                lambda: self._client().xautoclaim(
+                lambda start=cursor: self._client().xautoclaim(  # type: ignore[misc]
                     self._stream_name, self._consumer_group, consumer, min_idle_ms, start, count
                 ),
             )
@@ -251,8 +257,13 @@ class RedisStreamTransport(AsyncTransportMixin):
             raw = self._client().xinfo_stream(self._stream_name)
         except Exception as exc:
             if "no such key" in str(exc).lower():
-                return {"length": 0, "first_entry_id": None, "last_entry_id": None, "groups": 0,
-                        "last_generated_id": None}
+                return {
+                    "length": 0,
+                    "first_entry_id": None,
+                    "last_entry_id": None,
+                    "groups": 0,
+                    "last_generated_id": None,
+                }
             raise TransportError(f"XINFO STREAM {self._stream_name!r} failed: {exc}") from exc
         first, last = raw.get("first-entry"), raw.get("last-entry")
         return {
@@ -276,6 +287,8 @@ class RedisStreamTransport(AsyncTransportMixin):
                 self._sync.close()
             self._sync = None
 
-    def subscribe_async(self, last_id: str = "$", block_ms: int = 5000) -> AsyncIterator[StreamEvent]:
+    def subscribe_async(
+        self, last_id: str = "$", block_ms: int = 5000
+    ) -> AsyncIterator[StreamEvent]:
         """Alias of :meth:`asubscribe`."""
         return self.asubscribe(last_id, block_ms)

@@ -98,7 +98,10 @@ class AsyncTransportMixin:
             self._agroup_ready = True
         try:
             reply = await client.xreadgroup(
-                self._consumer_group, consumer, {self._stream_name: ">"}, count=count,
+                self._consumer_group,
+                consumer,
+                {self._stream_name: ">"},
+                count=count,
                 block=block_ms,
             )
         except Exception as exc:

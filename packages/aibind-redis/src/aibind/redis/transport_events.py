@@ -57,9 +57,7 @@ class StreamEvent:
         }
 
 
-def encode_event(
-    event_type: str, data: Any, metadata: Mapping[str, Any] | None
-) -> dict[str, str]:
+def encode_event(event_type: str, data: Any, metadata: Mapping[str, Any] | None) -> dict[str, str]:
     """The entry fields for one event.
 
     Raises:
@@ -78,7 +76,12 @@ def encode_event(
         meta = json.dumps(dict(metadata or {}), ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"data and metadata must be JSON-serialisable: {exc}") from exc
-    return {"type": event_type, "data": payload, "metadata": meta, "timestamp": f"{time.time():.6f}"}
+    return {
+        "type": event_type,
+        "data": payload,
+        "metadata": meta,
+        "timestamp": f"{time.time():.6f}",
+    }
 
 
 def decode_event(entry_id: Any, fields: Mapping[Any, Any]) -> StreamEvent:
@@ -102,5 +105,9 @@ def decode_event(entry_id: Any, fields: Mapping[Any, Any]) -> StreamEvent:
     except ValueError:
         ts = 0.0
     return StreamEvent(
-        text(entry_id), f["type"], load(f.get("data"), None), meta if isinstance(meta, dict) else {}, ts
+        text(entry_id),
+        f["type"],
+        load(f.get("data"), None),
+        meta if isinstance(meta, dict) else {},
+        ts,
     )
