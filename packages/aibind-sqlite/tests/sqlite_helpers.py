@@ -3,6 +3,7 @@ driver, and raw (store-bypassing) access to the rows."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -37,8 +38,7 @@ async def open_connection(driver: str, path: Path) -> tuple[Any, Closer]:
     if driver == "libsql":
         if not HAS_LIBSQL:
             pytest.skip("libsql is not installed (pip install aibind-sqlite[libsql])")
-        import libsql
-
+        libsql = importlib.import_module("libsql")
         lconn = libsql.connect(str(path))
         lconn.execute("PRAGMA journal_mode = WAL").fetchall()
 

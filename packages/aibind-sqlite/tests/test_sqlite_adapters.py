@@ -4,6 +4,8 @@ and that stores never close a connection they were given."""
 from __future__ import annotations
 
 import asyncio
+import importlib
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -138,7 +140,8 @@ async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None
     async def writer(store: SqliteStreamStore) -> list[int]:
         return [await store.append("s", "x") for _ in range(50)]
 
-    seqs = sorted(sum(await asyncio.gather(*(writer(s) for s in stores)), []))
+    results = await asyncio.gather(*(writer(s) for s in stores))
+    seqs = sorted(itertools.chain.from_iterable(results))
     assert seqs == list(range(1, 101))
     for store in stores:
         await store.aclose()
@@ -151,8 +154,7 @@ async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None
 
 @pytest.mark.skipif(not HAS_LIBSQL, reason="libsql is not installed")
 async def test_libsql_adapter(tmp_path: Path) -> None:
-    import libsql
-
+    libsql = importlib.import_module("libsql")
     path = tmp_path / "libsql.db"
     _db(path)
     conn = libsql.connect(str(path))

@@ -4,6 +4,7 @@ appenders in several processes on one file still get seqs 1..N."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from pathlib import Path
 
@@ -82,5 +83,5 @@ async def test_appenders_in_several_processes_get_gap_free_seqs(tmp_path: Path) 
         )
         for seqs in results:
             assert seqs == sorted(seqs)
-        assert sorted(sum(results, [])) == list(range(1, 121))
+        assert sorted(itertools.chain.from_iterable(results)) == list(range(1, 121))
         assert await store.get_status("s") == StreamStatus("active", 120, None)

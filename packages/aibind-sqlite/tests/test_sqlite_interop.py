@@ -12,7 +12,7 @@ from sqlite_helpers import raw_rows
 
 from aibind.conformance.fixtures import npm_fixture
 from aibind.core.chat_history import ChatHistory
-from aibind.core.types import StreamChunk, StreamStatus
+from aibind.core.types import ConversationMessage, StreamChunk, StreamStatus
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, schema_sql
 
 
@@ -78,7 +78,7 @@ async def test_writes_the_npm_layout(tmp_path: Path) -> None:
         await streams.append("py-stream", "a")
         await streams.append_many("py-stream", ["b☃", "c\x01d"])
         await streams.fail("py-stream", "boom")
-    chat: ChatHistory = ChatHistory()
+    chat: ChatHistory[ConversationMessage] = ChatHistory()
     chat.append({"role": "user", "content": "hi"})
     async with SqliteConversationStore.from_url(url, ttl=120.0) as conversations:
         await conversations.setup()

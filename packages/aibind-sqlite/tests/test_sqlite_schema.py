@@ -126,7 +126,7 @@ def test_bad_stream_table_names_are_rejected(tmp_path: Path, option: str, bad: s
     with pytest.raises(TypeError, match=option):
         SqliteStreamStore(conn, **{option: 5})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=option):
-        schema_sql(**{option: bad})  # type: ignore[arg-type]
+        schema_sql(**{option: bad})
     conn.close()
 
 

@@ -11,6 +11,7 @@ from sqlite_helpers import raw_rows
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import StoreClosedError
 from aibind.core.registry import open_stores
+from aibind.core.types import ConversationMessage
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, parse_sqlite_url
 
 
@@ -104,7 +105,7 @@ async def test_backend_opener_shares_one_file(tmp_path: Path) -> None:
         await streams.setup()
         await conversations.setup()
         await streams.create("s")
-        chat: ChatHistory = ChatHistory()
+        chat: ChatHistory[ConversationMessage] = ChatHistory()
         chat.append({"role": "user", "content": "q"})
         await conversations.save("c", chat)
         assert stores.url == url
@@ -126,9 +127,7 @@ async def test_backend_opener_in_memory() -> None:
 
 async def test_backend_opener_rejects_bad_options(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
-        async with open_stores(
-            f"sqlite:///{tmp_path / 'x.db'}", stream_options={"nope": 1}
-        ):
+        async with open_stores(f"sqlite:///{tmp_path / 'x.db'}", stream_options={"nope": 1}):
             pass
     with pytest.raises(ValueError, match="url"):
         async with open_stores("sqlite://host/x.db"):

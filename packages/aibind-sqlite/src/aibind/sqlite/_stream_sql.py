@@ -62,9 +62,7 @@ class StreamSql:
                 f"WHERE id = ? AND {live} RETURNING total_chunks"
             ),
             probe=f"SELECT state, expires_at > ? AS live, total_chunks FROM {s} WHERE id = ?",
-            finish=(
-                f"UPDATE {s} SET state = ?, error = ?, expires_at = ? WHERE id = ? AND {live}"
-            ),
+            finish=(f"UPDATE {s} SET state = ?, error = ?, expires_at = ? WHERE id = ? AND {live}"),
             status=f"SELECT state, error, total_chunks FROM {s} WHERE id = ? AND expires_at > ?",
             fetch=(
                 "SELECT s.state, s.error, s.total_chunks, c.seq, c.data "

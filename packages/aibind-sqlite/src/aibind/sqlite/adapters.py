@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aibind.core.validation import check_ttl
 from aibind.sqlite._dbapi import DbApiConnection, run_batch, run_execute
@@ -156,7 +156,8 @@ class AiosqliteClient:
         def unit() -> T:
             return fn(conn._conn)
 
-        result: T = await conn._execute(unit)
+        # aiosqlite runs each queued function on its connection thread, one at a time
+        result: T = await cast(Any, conn)._execute(unit)
         return result
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
@@ -172,7 +173,9 @@ class AiosqliteClient:
         """Nothing to release (the connection belongs to the caller)."""
 
 
-def wrap_aiosqlite(connection: aiosqlite.Connection, *, busy_timeout: float = 5.0) -> AiosqliteClient:
+def wrap_aiosqlite(
+    connection: aiosqlite.Connection, *, busy_timeout: float = 5.0
+) -> AiosqliteClient:
     """Wrap an open ``aiosqlite.Connection`` as a :class:`SqliteClient`.
 
     Args:

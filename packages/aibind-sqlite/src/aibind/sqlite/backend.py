@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aibind.core.registry import Stores
+from aibind.core.validation import check_ttl
 from aibind.sqlite._base import LazyFileClient
 from aibind.sqlite.conversations import SqliteConversationStore
 from aibind.sqlite.streams import SqliteStreamStore
@@ -37,7 +38,7 @@ async def open_sqlite_stores(
         TypeError, ValueError: malformed URL or option.
     """
     stream_opts = dict(stream_options or {})
-    busy_timeout = float(stream_opts.pop("busy_timeout", 5.0))
+    busy_timeout = check_ttl(stream_opts.pop("busy_timeout", 5.0), "busy_timeout")
     lazy = LazyFileClient(url, busy_timeout)
     streams = SqliteStreamStore(lazy, **stream_opts)
     conversations = SqliteConversationStore(lazy, **dict(conversation_options or {}))

@@ -16,7 +16,12 @@ __all__ = ["SqliteError", "is_busy_error", "translate_error"]
 
 _SCHEMA_MARKERS = ("no such table", "no such column", "has no column named")
 _CLOSED_MARKERS = ("closed database", "connection closed", "no active connection")
-_BUSY_MARKERS = ("database is locked", "database table is locked", "database is busy", "sqlite_busy")
+_BUSY_MARKERS = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "sqlite_busy",
+)
 
 
 class SqliteError(AibindError):

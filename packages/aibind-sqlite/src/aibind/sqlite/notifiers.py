@@ -53,5 +53,9 @@ async def database_key(client: SqliteClient) -> str:
     except Exception:
         path = ""
     if path:
-        return "file:" + os.path.realpath(path)
+        return _file_key(path)
     return f"client:{id(getattr(client, 'connection', client))}"
+
+
+def _file_key(path: str) -> str:
+    return "file:" + os.path.realpath(path)

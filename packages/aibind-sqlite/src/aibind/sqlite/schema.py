@@ -16,9 +16,9 @@ __all__ = [
     "DEFAULT_CONVERSATIONS_TABLE",
     "DEFAULT_STATUS_TABLE",
     "check_table_name",
+    "conversation_statements",
     "quote_identifier",
     "schema_sql",
-    "conversation_statements",
     "schema_statements",
     "stream_statements",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+
 from aibind.core.errors import (
     CorruptDataError,
     StreamExistsError,
@@ -235,9 +236,7 @@ class SqliteStreamStore(SqliteStoreBase):
         end with :class:`~aibind.core.errors.StreamExpiredError`."""
         check_id(stream_id)
         sql = self._sql
-        await self._batch(
-            [(sql.delete_chunks, (stream_id,)), (sql.delete_status, (stream_id,))]
-        )
+        await self._batch([(sql.delete_chunks, (stream_id,)), (sql.delete_status, (stream_id,))])
         await self._wake(stream_id)
 
     async def cleanup(self) -> int:
@@ -249,9 +248,7 @@ class SqliteStreamStore(SqliteStoreBase):
         """
         now = now_ms()
         sql = self._sql
-        results = await self._batch(
-            [(sql.cleanup_chunks, (now,)), (sql.cleanup_status, (now,))]
-        )
+        results = await self._batch([(sql.cleanup_chunks, (now,)), (sql.cleanup_status, (now,))])
         removed = [str(column(row, 0, "id")) for row in results[1]]
         if removed:
             notifier = self._notifier or await self._resolve_notifier()
@@ -331,4 +328,6 @@ def _status(stream_id: str, row: Row) -> StreamStatus:
     if state not in _STATES:
         raise CorruptDataError(f"stream {stream_id!r} has an unknown state {state!r}")
     error = column(row, 1, "error")
-    return StreamStatus(state, int(column(row, 2, "total_chunks")), None if error is None else str(error))
+    return StreamStatus(
+        state, int(column(row, 2, "total_chunks")), None if error is None else str(error)
+    )
