@@ -98,6 +98,8 @@ class AsyncpgListen:
         self._pid: int | None = conn.get_server_pid()
         self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed = False
+        # A connection we do not hold alone (release is None) is shared with queries.
+        self._lock = _lock_for(conn) if release is None else asyncio.Lock()
 
     @classmethod
     async def start(
@@ -116,7 +118,7 @@ class AsyncpgListen:
         handle = cls(conn, channel, callback, release)
         conn.add_termination_listener(handle._on_terminated)
         try:
-            async with _lock_for(conn):  # a shared connection may be mid-query
+            async with handle._lock:  # a shared connection may be mid-query
                 await conn.add_listener(channel, callback)
         except BaseException:
             conn.remove_termination_listener(handle._on_terminated)
@@ -149,7 +151,7 @@ class AsyncpgListen:
         self._conn.remove_termination_listener(self._on_terminated)
         if not self._conn.is_closed():
             try:
-                async with _lock_for(self._conn):
+                async with self._lock:
                     await self._conn.remove_listener(self._channel, self._callback)
             except Exception:  # the connection died meanwhile; releasing it is enough
                 pass

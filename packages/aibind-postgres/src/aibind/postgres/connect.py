@@ -8,7 +8,7 @@ URL scheme, or else whichever is installed (psycopg first).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import importlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -28,7 +28,12 @@ _EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def _installed(driver: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in _EXTRA_MODULES[driver])
+    for module in _EXTRA_MODULES[driver]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return False
+    return True
 
 
 def pick_driver(driver: str | None = None) -> Driver:

@@ -13,9 +13,9 @@ from aibind.core.errors import AibindError, SchemaError
 __all__ = ["DatabaseError", "translate"]
 
 _MISSING = {
-    "42P01": "does not exist",  # undefined_table
-    "3F000": "is in a schema that does not exist",  # invalid_schema_name
-    "42703": "lacks a column the store needs",  # undefined_column
+    "42P01": "a table is missing",  # undefined_table
+    "3F000": "a schema is missing (create it first: CREATE SCHEMA ...)",  # invalid_schema_name
+    "42703": "a table lacks a column the store needs",  # undefined_column
 }
 
 
@@ -49,10 +49,11 @@ def translate(exc: Exception, tables: list[str], how: str) -> AibindError:
         :class:`DatabaseError`.
     """
     code = sqlstate_of(exc)
-    names = " / ".join(tables)
+    names = ", ".join(tables)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if code in _MISSING:
         return SchemaError(
-            f"table {names} {_MISSING[code]} ({exc}); {how}, or run the DDL printed by "
-            "`aibind schema postgres` (schema/postgres.sql) with your table names"
+            f"{_MISSING[code]} ({detail}); the store uses the tables {names}: {how}, or run "
+            "the DDL printed by `aibind schema postgres` (schema/postgres.sql) with these names"
         )
-    return DatabaseError(f"PostgreSQL error on {names}: {type(exc).__name__}: {exc}", code)
+    return DatabaseError(f"PostgreSQL error on {names}: {type(exc).__name__}: {detail}", code)
