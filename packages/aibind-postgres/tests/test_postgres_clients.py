@@ -95,7 +95,9 @@ async def test_from_url_opens_and_closes_its_pool(
         await store.get_status("s1")
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"])
+@pytest.mark.parametrize(
+    "scheme", ["postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"]
+)
 async def test_registry_backend(postgres_server: Server, pg_schema: str, scheme: str) -> None:
     url = scheme + "://" + postgres_server.url.split("://", 1)[1]
     options = {"chunks_table": f"{pg_schema}.c", "status_table": f"{pg_schema}.s", "ttl": 60}
@@ -118,7 +120,9 @@ async def test_registry_backend(postgres_server: Server, pg_schema: str, scheme:
         await streams.get_status(sid)
 
 
-async def test_stores_never_close_a_client_passed_in(postgres_server: Server, pg_schema: str) -> None:
+async def test_stores_never_close_a_client_passed_in(
+    postgres_server: Server, pg_schema: str
+) -> None:
     pool = await asyncpg.create_pool(postgres_server.url, min_size=1, max_size=2)
     try:
         store = PostgresStreamStore(

@@ -21,7 +21,14 @@ __all__ = ["pg_schema"]
 # How each store gets its client. "asyncpg-conn" listens on a separate connection (listen_dsn):
 # a single asyncpg connection otherwise listens itself, and terminating it would end the test's
 # query connection too.
-VARIANTS = ["psycopg-pool", "psycopg-conn", "asyncpg-pool", "asyncpg-conn", "url-psycopg", "url-asyncpg"]
+VARIANTS = [
+    "psycopg-pool",
+    "psycopg-conn",
+    "asyncpg-pool",
+    "asyncpg-conn",
+    "url-psycopg",
+    "url-asyncpg",
+]
 
 
 @pytest.fixture(params=VARIANTS)
@@ -79,9 +86,17 @@ async def _terminate(server: Server, pid: int) -> None:
 
 
 async def _wait_reconnected(store: PostgresStreamStore, old_pid: int, reconnects: int) -> None:
-    assert store.listener is not None
-    while store.listener.reconnects <= reconnects or store.listener.backend_pid in (None, old_pid):
+    listener = store.listener
+    assert listener is not None
+
+    def back() -> bool:
+        return listener.reconnects > reconnects and listener.backend_pid not in (None, old_pid)
+
+    for _ in range(1000):  # polls a flag set by the listener task; no event to wait on
+        if back():
+            return
         await asyncio.sleep(0.01)
+    raise AssertionError("the listener did not reconnect")
 
 
 async def test_followers_survive_listener_termination(
@@ -146,7 +161,9 @@ async def test_one_listener_connection_serves_many_followers(
     for sid in streams:
         await push_store.create(sid)
     followers = [
-        asyncio.create_task(collect(push_store.read_from(sid), 30)) for sid in streams for _ in range(20)
+        asyncio.create_task(collect(push_store.read_from(sid), 30))
+        for sid in streams
+        for _ in range(20)
     ]
     await asyncio.sleep(0.2)
     conn = await admin(postgres_server)

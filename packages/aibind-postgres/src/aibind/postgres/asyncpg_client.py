@@ -185,6 +185,4 @@ def wrap_asyncpg(
         return target
     if isinstance(target, (asyncpg.Pool, asyncpg.Connection, PoolConnectionProxy)):
         return AsyncpgClient(target, listen_dsn=listen_dsn)
-    raise TypeError(
-        f"target must be an asyncpg Pool or Connection, not {type(target).__name__}"
-    )
+    raise TypeError(f"target must be an asyncpg Pool or Connection, not {type(target).__name__}")

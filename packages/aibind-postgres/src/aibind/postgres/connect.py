@@ -51,15 +51,15 @@ def pick_driver(driver: str | None = None) -> Driver:
         if not _installed(driver):
             modules = " and ".join(_EXTRA_MODULES[driver])
             raise MissingDriverError(
-                f"driver {driver!r} needs {modules}: pip install \"aibind-postgres[{driver}]\""
+                f'driver {driver!r} needs {modules}: pip install "aibind-postgres[{driver}]"'
             )
         return "psycopg" if driver == "psycopg" else "asyncpg"
     for name in ("psycopg", "asyncpg"):
         if _installed(name):
             return "psycopg" if name == "psycopg" else "asyncpg"
     raise MissingDriverError(
-        "no PostgreSQL driver is installed: pip install \"aibind-postgres[psycopg]\" "
-        "(psycopg 3 with psycopg-pool) or \"aibind-postgres[asyncpg]\""
+        'no PostgreSQL driver is installed: pip install "aibind-postgres[psycopg]" '
+        '(psycopg 3 with psycopg-pool) or "aibind-postgres[asyncpg]"'
     )
 
 
@@ -76,7 +76,9 @@ def split_driver(url: str) -> tuple[str, str | None]:
     scheme, sep, rest = url.partition("://")
     base, _, driver = scheme.lower().partition("+")
     if not sep or base not in ("postgresql", "postgres"):
-        raise ValueError(f"url must start with postgresql:// or postgres://, got {redact_url(url)!r}")
+        raise ValueError(
+            f"url must start with postgresql:// or postgres://, got {redact_url(url)!r}"
+        )
     return f"{base}://{rest}", (driver or None)
 
 
@@ -116,7 +118,9 @@ class PostgresPool:
         if not (isinstance(min_size, int) and isinstance(max_size, int)) or not (
             0 <= min_size <= max_size and max_size >= 1
         ):
-            raise ValueError(f"need 0 <= min_size <= max_size, max_size >= 1; got {min_size}, {max_size}")
+            raise ValueError(
+                f"need 0 <= min_size <= max_size, max_size >= 1; got {min_size}, {max_size}"
+            )
         self.url = plain
         self._listen_url = split_driver(listen_url)[0] if listen_url is not None else plain
         self._min_size = min_size

@@ -100,7 +100,9 @@ def table_name(value: object, what: str) -> TableName:
     elif isinstance(value, str):
         schema, _, name = value.partition(".") if "." in value else (None, "", value)
     else:
-        raise TypeError(f"{what} must be a str or a (schema, table) tuple, not {type(value).__name__}")
+        raise TypeError(
+            f"{what} must be a str or a (schema, table) tuple, not {type(value).__name__}"
+        )
     result = TableName(schema, name)
     quote_identifier(name, what)
     if schema is not None:

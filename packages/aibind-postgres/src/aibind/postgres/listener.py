@@ -96,9 +96,7 @@ class Listener:
         try:
             handle = await self._connect()
         except Exception as exc:
-            first.set_exception(
-                ListenerError(f"cannot LISTEN on channel {self.channel!r}: {exc}")
-            )
+            first.set_exception(ListenerError(f"cannot LISTEN on channel {self.channel!r}: {exc}"))
             first.exception()  # mark retrieved: the caller may be gone
             return
         first.set_result(None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,7 @@ class PsycopgClient:
             finally:
                 await conn.set_autocommit(False)
 
-    def _listen_params(self) -> tuple[str, dict[str, Any]]:
+    async def _listen_params(self) -> tuple[str, dict[str, Any]]:
         if self._listen_conninfo is not None:
             return self._listen_conninfo, {}
         target = self.target
@@ -91,14 +92,17 @@ class PsycopgClient:
             if target.info.password:
                 params["password"] = target.info.password
             return make_conninfo("", **params), {}
-        kwargs = {k: v for k, v in dict(target.kwargs or {}).items() if k != "autocommit"}
-        return target.conninfo, kwargs
+        # psycopg_pool >= 3.3 also accepts callables (sync or async) for both settings.
+        conninfo: Any = await _resolve(target.conninfo)
+        kwargs: Any = await _resolve(target.kwargs)
+        kwargs = {k: v for k, v in dict(kwargs or {}).items() if k != "autocommit"}
+        return str(conninfo), kwargs
 
     async def listen(self, channel: str, on_payload: Callable[[str], None]) -> PsycopgListen:
         """Open a new autocommit connection (to ``listen_conninfo`` if given, else to where the
         wrapped connection or pool connects), ``LISTEN`` on ``channel`` and deliver each
         payload to ``on_payload`` from a background task. Returns once listening."""
-        conninfo, kwargs = self._listen_params()
+        conninfo, kwargs = await self._listen_params()
         conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **kwargs)
         try:
             await conn.execute("LISTEN " + quote_identifier(channel, "channel"))
@@ -108,9 +112,17 @@ class PsycopgClient:
         return PsycopgListen(conn, on_payload)
 
 
+async def _resolve(value: Any) -> Any:
+    if callable(value):
+        value = value()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
 async def _execute(conn: AnyConnection, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
     async with psycopg.AsyncRawCursor(conn, row_factory=dict_row) as cur:
-        await cur.execute(sql, params)  # type: ignore[arg-type]
+        await cur.execute(sql, params)
         if cur.description is None:
             return []
         return await cur.fetchall()
@@ -178,7 +190,7 @@ def wrap_psycopg(
     try:
         from psycopg_pool import AsyncConnectionPool
     except ImportError:  # pragma: no cover
-        AsyncConnectionPool = None  # type: ignore[assignment,misc]  # noqa: N806
+        AsyncConnectionPool = None  # type: ignore[assignment,misc]
     if AsyncConnectionPool is not None and isinstance(target, AsyncConnectionPool):
         return PsycopgClient(target, listen_conninfo=listen_conninfo)
     raise TypeError(
