@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from operator import attrgetter
 
 from aibind.core.errors import CorruptDataError, StreamExpiredError, StreamNotFoundError
 from aibind.core.types import StreamChunk, StreamStatus
 
-__all__ = ["Fetch", "Wait", "follow"]
+__all__ = ["Fetch", "Wait", "follow", "follow_pages"]
 
 Fetch = Callable[[int], Awaitable[tuple[StreamStatus | None, Sequence[StreamChunk]]]]
 """``fetch(after_seq)`` returns the stream's status (``None`` if it does not exist or has
@@ -22,6 +23,100 @@ its chunks stored."""
 Wait = Callable[[float | None], Awaitable[bool]]
 """``wait(timeout)`` sleeps until the stream may have changed (a notification) or ``timeout``
 seconds pass; it returns ``True`` when woken by a notification."""
+
+_seq = attrgetter("seq")
+
+
+def _accept(
+    stream_id: str, chunks: Sequence[StreamChunk], last: int
+) -> tuple[Sequence[StreamChunk], int, CorruptDataError | None]:
+    """Check ``chunks`` against the last seq delivered; return the new ones (in order), the new
+    last seq and the error to raise once they are delivered (a gap in the seqs), if any.
+
+    Chunks with ``seq <= last`` (already delivered) are skipped; the first chunk that is not
+    ``last + 1`` ends the page with a :class:`CorruptDataError`.
+    """
+    count = len(chunks)
+    if not count:
+        return chunks, last, None
+    # the usual page: exactly last+1 .. last+count, checked at C speed
+    if list(map(_seq, chunks)) == list(range(last + 1, last + count + 1)):
+        return chunks, last + count, None
+    fresh: list[StreamChunk] = []
+    for chunk in chunks:
+        seq = chunk.seq
+        if seq <= last:
+            continue
+        if seq != last + 1:
+            return (
+                fresh,
+                last,
+                CorruptDataError(
+                    f"stream {stream_id!r}: expected seq {last + 1}, storage returned {seq}"
+                ),
+            )
+        last = seq
+        fresh.append(chunk)
+    return fresh, last, None
+
+
+async def follow_pages(
+    stream_id: str,
+    after_seq: int,
+    *,
+    fetch: Fetch,
+    wait: Wait,
+    ttl: float,
+    poll_interval: float | None,
+) -> AsyncIterator[Sequence[StreamChunk]]:
+    """:func:`follow`, yielding each fetch's new chunks as one non-empty sequence (a page)
+    instead of one chunk at a time, so a store's ``read_from`` can re-yield the chunks with one
+    async-generator layer instead of two. Same arguments, rules and errors as :func:`follow`;
+    after a page the loop continues only when the consumer asks for the next one, so the
+    idle timer starts after the consumer has taken the whole page, as with :func:`follow`.
+    """
+    loop = asyncio.get_running_loop()
+    last = after_seq
+    idle_since = loop.time()
+    seen_status = False
+    short_reads = 0
+    while True:
+        status, chunks = await fetch(last)
+        if status is None:
+            if not seen_status:
+                raise StreamNotFoundError(stream_id)
+            raise StreamExpiredError(
+                stream_id, f"stream {stream_id!r} expired or was deleted while being read"
+            )
+        seen_status = True
+        fresh, last, corrupt = _accept(stream_id, chunks, last)
+        if fresh:
+            yield fresh
+        if corrupt is not None:
+            raise corrupt
+        if status.state != "active" and last >= status.total_chunks:
+            return
+        if fresh:
+            idle_since = loop.time()
+            short_reads = 0
+            continue
+        if status.state != "active":
+            short_reads += 1
+            if short_reads > 2:
+                raise CorruptDataError(
+                    f"stream {stream_id!r} is {status.state} with total_chunks="
+                    f"{status.total_chunks} but only {last} chunks could be read"
+                )
+            continue
+        remaining = ttl - (loop.time() - idle_since)
+        if remaining <= 0:
+            raise StreamExpiredError(
+                stream_id,
+                f"stream {stream_id!r} is still active but received no chunk for {ttl:g} s "
+                "(the store's ttl); its producer is presumed dead",
+            )
+        timeout = remaining if poll_interval is None else min(remaining, poll_interval)
+        await wait(timeout)
 
 
 async def follow(
@@ -51,51 +146,8 @@ async def follow(
             active with no new chunk for ``ttl`` seconds.
         CorruptDataError: a terminal stream reports more chunks than are stored.
     """
-    loop = asyncio.get_running_loop()
-    last = after_seq
-    idle_since = loop.time()
-    seen_status = False
-    short_reads = 0
-    while True:
-        status, chunks = await fetch(last)
-        if status is None:
-            if not seen_status:
-                raise StreamNotFoundError(stream_id)
-            raise StreamExpiredError(
-                stream_id, f"stream {stream_id!r} expired or was deleted while being read"
-            )
-        seen_status = True
-        progressed = False
-        for chunk in chunks:
-            if chunk.seq <= last:
-                continue
-            if chunk.seq != last + 1:
-                raise CorruptDataError(
-                    f"stream {stream_id!r}: expected seq {last + 1}, storage returned {chunk.seq}"
-                )
-            last = chunk.seq
-            progressed = True
+    async for page in follow_pages(
+        stream_id, after_seq, fetch=fetch, wait=wait, ttl=ttl, poll_interval=poll_interval
+    ):
+        for chunk in page:
             yield chunk
-        if status.state != "active" and last >= status.total_chunks:
-            return
-        if progressed:
-            idle_since = loop.time()
-            short_reads = 0
-            continue
-        if status.state != "active":
-            short_reads += 1
-            if short_reads > 2:
-                raise CorruptDataError(
-                    f"stream {stream_id!r} is {status.state} with total_chunks="
-                    f"{status.total_chunks} but only {last} chunks could be read"
-                )
-            continue
-        remaining = ttl - (loop.time() - idle_since)
-        if remaining <= 0:
-            raise StreamExpiredError(
-                stream_id,
-                f"stream {stream_id!r} is still active but received no chunk for {ttl:g} s "
-                "(the store's ttl); its producer is presumed dead",
-            )
-        timeout = remaining if poll_interval is None else min(remaining, poll_interval)
-        await wait(timeout)

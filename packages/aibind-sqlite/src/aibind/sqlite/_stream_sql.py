@@ -26,7 +26,7 @@ class StreamSql:
     probe: str  # now, id -> (state, live)
     finish: str  # state, error, expires_at, id, now
     status: str  # id, now -> (state, error, total_chunks)
-    fetch: str  # after, id, now, limit -> (state, error, total_chunks, seq, data)
+    fetch: str  # id, now, id, after, limit -> status row, then chunk rows (see render)
     delete_chunks: str  # id
     delete_status: str  # id
     cleanup_chunks: str  # now
@@ -64,10 +64,15 @@ class StreamSql:
             probe=f"SELECT state, expires_at > ? AS live, total_chunks FROM {s} WHERE id = ?",
             finish=(f"UPDATE {s} SET state = ?, error = ?, expires_at = ? WHERE id = ? AND {live}"),
             status=f"SELECT state, error, total_chunks FROM {s} WHERE id = ? AND expires_at > ?",
+            # One statement (one read snapshot) returning (seq, data) rows: first the status
+            # row, whose seq is NULL and whose data is the JSON array [state, error,
+            # total_chunks], then up to limit - 1 chunk rows. ORDER BY 1 sorts NULL first and
+            # merges the two index-ordered parts; the status is not repeated on every row.
             fetch=(
-                "SELECT s.state, s.error, s.total_chunks, c.seq, c.data "
-                f"FROM {s} AS s LEFT JOIN {c} AS c ON c.id = s.id AND c.seq > ? "
-                "WHERE s.id = ? AND s.expires_at > ? ORDER BY c.seq LIMIT ?"
+                "SELECT NULL AS seq, json_array(state, error, total_chunks) AS data "
+                f"FROM {s} WHERE id = ? AND expires_at > ? "
+                f"UNION ALL SELECT seq, data FROM {c} WHERE id = ? AND seq > ? "
+                "ORDER BY 1 LIMIT ?"
             ),
             delete_chunks=f"DELETE FROM {c} WHERE id = ?",
             delete_status=f"DELETE FROM {s} WHERE id = ?",

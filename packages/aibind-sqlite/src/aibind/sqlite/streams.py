@@ -4,7 +4,9 @@ tables of the npm ``@aibind/sqlite`` package, with atomic appends and push wake-
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from itertools import islice
+from typing import Any
 
 from aibind.core.errors import (
     CorruptDataError,
@@ -12,7 +14,7 @@ from aibind.core.errors import (
     StreamNotActiveError,
     StreamNotFoundError,
 )
-from aibind.core.follow import follow
+from aibind.core.follow import follow_pages
 from aibind.core.notify import Notifier
 from aibind.core.types import TERMINAL_STATES, StreamChunk, StreamState, StreamStatus
 from aibind.core.validation import (
@@ -25,6 +27,7 @@ from aibind.core.validation import (
     check_ttl,
 )
 from aibind.sqlite._base import LazyFileClient, OpenedStore, SqliteStoreBase, now_ms, ttl_ms
+from aibind.sqlite._chunks import chunks_from_rows
 from aibind.sqlite._poller import DataVersionPoller
 from aibind.sqlite._stream_sql import StreamSql
 from aibind.sqlite.client import Row, column
@@ -277,7 +280,7 @@ class SqliteStreamStore(SqliteStoreBase):
             try:
                 if poller is not None and not await poller.ensure_running():
                     interval = self.poll_interval
-                async for chunk in follow(
+                async for page in follow_pages(
                     stream_id,
                     after_seq,
                     fetch=lambda after: self._fetch(stream_id, after),
@@ -285,7 +288,8 @@ class SqliteStreamStore(SqliteStoreBase):
                     ttl=self.ttl,
                     poll_interval=interval,
                 ):
-                    yield chunk
+                    for chunk in page:
+                        yield chunk
             finally:
                 if poller is not None:
                     poller.followers -= 1
@@ -304,16 +308,22 @@ class SqliteStreamStore(SqliteStoreBase):
     async def _fetch(
         self, stream_id: str, after: int
     ) -> tuple[StreamStatus | None, list[StreamChunk]]:
-        rows = await self._execute(self._sql.fetch, (after, stream_id, now_ms(), PAGE))
+        rows = await self._execute(
+            self._sql.fetch, (stream_id, now_ms(), stream_id, after, PAGE + 1)
+        )
         if not rows:
             return None, []
-        status = _status(stream_id, rows[0])
-        chunks = []
-        for row in rows:
-            seq = column(row, 3, "seq")
-            if seq is not None:
-                chunks.append(StreamChunk(int(seq), str(column(row, 4, "data"))))
-        return status, chunks
+        if isinstance(rows[0], Mapping):  # e.g. D1: rows keyed by the first SELECT's names
+            rows = [_pair(row) for row in rows]
+        head = rows[0]
+        if head[0] is not None:  # no status row: absent or expired
+            return None, []
+        try:
+            state, error, total_chunks = json.loads(head[1])
+        except (TypeError, ValueError) as exc:
+            raise CorruptDataError(f"stream {stream_id!r} has an unreadable status") from exc
+        status = _make_status(stream_id, state, error, total_chunks)
+        return status, chunks_from_rows(islice(rows, 1, None))
 
     async def aclose(self) -> None:
         """Stop the poller and release what the store opened (see the class docs); a client
@@ -324,10 +334,17 @@ class SqliteStreamStore(SqliteStoreBase):
 
 
 def _status(stream_id: str, row: Row) -> StreamStatus:
-    state = column(row, 0, "state")
+    return _make_status(
+        stream_id, column(row, 0, "state"), column(row, 1, "error"), column(row, 2, "total_chunks")
+    )
+
+
+def _pair(row: Mapping[str, Any]) -> tuple[Any, Any]:
+    seq, data = row["seq"], row["data"]
+    return (None, data) if seq is None else (int(seq), str(data))
+
+
+def _make_status(stream_id: str, state: Any, error: Any, total_chunks: Any) -> StreamStatus:
     if state not in _STATES:
         raise CorruptDataError(f"stream {stream_id!r} has an unknown state {state!r}")
-    error = column(row, 1, "error")
-    return StreamStatus(
-        state, int(column(row, 2, "total_chunks")), None if error is None else str(error)
-    )
+    return StreamStatus(state, int(total_chunks), None if error is None else str(error))
