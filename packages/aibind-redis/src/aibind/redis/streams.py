@@ -1,7 +1,7 @@
 """``RedisStreamStore``: durable streams in Redis, readable and writable by ``@aibind/redis``.
 
 Every write is one Lua script (:mod:`aibind.redis.scripts`): atomic, one round trip, and it
-publishes a wake-up on the stream's channel. Followers listen through one shared subscriber
+publishes a wake-up on the stream's channel. Followers listen through one shared driver ``PubSub``
 connection per store (:mod:`aibind.redis.subscriber`); clients without pub/sub are polled.
 """
 
@@ -34,12 +34,12 @@ from aibind.core.validation import (
     check_ttl,
 )
 from aibind.redis import scripts
-from aibind.redis.client import RedisBackendError, RedisClient, is_cluster_client
+from aibind.redis.client import RedisBackendError, RedisClient
 from aibind.redis.codec import is_connection_error, parse_status, text
 from aibind.redis.connect import close_client, open_client
 from aibind.redis.keys import StreamKeys, check_prefix, ttl_args
-from aibind.redis.resp import Endpoint, endpoint_of
-from aibind.redis.subscriber import Route, Subscriber
+from aibind.redis.pubsub_route import pubsub_route
+from aibind.redis.subscriber import Subscriber
 
 __all__ = ["RedisStreamStore"]
 
@@ -48,29 +48,6 @@ PAGE = 1000
 
 READ_RETRIES = 5
 """How often a follower retries a read after a lost connection (reads are idempotent)."""
-
-
-def _route(client: Any) -> Route | None:
-    """How to reach the server of a channel, or ``None`` if the client cannot subscribe."""
-    if is_cluster_client(client):
-
-        async def cluster_route(channel: str) -> Endpoint:
-            if getattr(client, "_initialize", False):
-                await client.initialize()
-            node = client.get_node_from_key(channel)
-            return endpoint_of(node.connection_kwargs, node.connection_class)
-
-        return cluster_route
-    pool = getattr(client, "connection_pool", None)
-    kwargs = getattr(pool, "connection_kwargs", None)
-    if not isinstance(kwargs, dict):
-        return None
-    endpoint = endpoint_of(kwargs, getattr(pool, "connection_class", None))
-
-    async def single_route(channel: str) -> Endpoint:
-        return endpoint
-
-    return single_route
 
 
 class RedisStreamStore:
@@ -115,9 +92,12 @@ class RedisStreamStore:
         self._publish = "SPUBLISH" if self.cluster else "PUBLISH"
         self._closed = False
         self._owned = False
-        route = _route(client)
+        route = pubsub_route(client, sharded=self.cluster)
         if route is None and self.poll_interval is None:
-            raise ValueError("poll_interval=None needs a client with pub/sub (this one has none)")
+            raise ValueError(
+                "poll_interval=None needs a client with pub/sub (this one has none; "
+                "cluster=True needs redis-py>=8 for asyncio sharded pub/sub)"
+            )
         self._notifier = Notifier(on_first=self._on_first, on_last=self._on_last)
         self._subscriber = (
             Subscriber(route, self._notifier, sharded=self.cluster) if route else None
@@ -282,6 +262,8 @@ class RedisStreamStore:
             return await self._fetch(stream_id, after)
 
         async with await self._notifier.subscribe(stream_id) as sub:
+            if self._subscriber is not None:  # a later follower: wait for the first's SUBSCRIBE
+                await self._subscriber.confirmed(self._keys.channel(stream_id))
             async for chunk in follow(
                 stream_id, after_seq, fetch=fetch, wait=sub.wait, ttl=self.ttl, poll_interval=poll
             ):

@@ -1,108 +1,136 @@
 """The shared pub/sub subscriber of a :class:`~aibind.redis.streams.RedisStreamStore`.
 
-One connection per store (per master node in cluster mode, where sharded channels live on the
-node owning their slot), however many followers there are. The store's
-:class:`~aibind.core.notify.Notifier` calls :meth:`Subscriber.subscribe` for a stream's first
-follower and :meth:`Subscriber.unsubscribe` after its last; a message on a stream's channel wakes
-its followers. ``subscribe`` returns only once the server confirmed the subscription, so a
-follower that subscribes before reading misses nothing.
+It talks to Redis only through the driver's own ``PubSub`` objects
+(:mod:`aibind.redis.pubsub_route`): one per store (one per master node in cluster mode, where
+sharded channels live on the node owning their slot), however many followers there are. The
+store's :class:`~aibind.core.notify.Notifier` calls :meth:`Subscriber.subscribe` for a
+stream's first follower and :meth:`Subscriber.unsubscribe` after its last; a message on a
+stream's channel wakes its followers. ``subscribe`` returns only once the server confirmed the
+subscription, so a follower that subscribes before reading misses nothing.
 
-After a dropped connection the subscriber reconnects (backoff 0.05 s doubling to 1 s),
-re-subscribes every channel and wakes each stream's followers once the server confirms, so they
-re-read and pick up whatever was published while it was away.
+When the connection drops and the driver cannot restore it by itself, the subscriber closes the
+``PubSub``, waits (backoff 0.05 s doubling to 1 s), re-subscribes every channel on a fresh
+connection and, once the server confirms, wakes every follower so they re-read and pick up
+whatever was published while it was away. A re-subscription the driver makes on its own (its
+reconnect retries) is noticed by its unrequested confirmation and wakes that stream's followers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from typing import Any
 
+from aibind.core.errors import StoreClosedError
 from aibind.core.notify import Notifier
 from aibind.redis.client import RedisBackendError
-from aibind.redis.resp import Endpoint, RespConnection, RespError
+from aibind.redis.codec import text
+from aibind.redis.pubsub_route import Route, Server
 
-__all__ = ["Subscriber"]
+__all__ = ["CONFIRM_TIMEOUT", "Subscriber"]
 
 CONFIRM_TIMEOUT = 10.0
 """Seconds to wait for the server to confirm a subscription."""
 
-Route = Callable[[str], Awaitable[Endpoint]]
 
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _is_error_reply(exc: BaseException) -> bool:
+    return any(c.__name__ == "ResponseError" for c in type(exc).__mro__)
 
 
 class _Link:
-    """One subscriber connection to one server, with its own reconnect loop."""
+    """One driver ``PubSub`` (one connection to one server), read by its own task."""
 
-    def __init__(self, owner: Subscriber, endpoint: Endpoint) -> None:
+    def __init__(self, owner: Subscriber, server: Server) -> None:
         self.owner = owner
-        self.endpoint = endpoint
+        self.pubsub, self.own_client = server.open()
         self.channels: set[str] = set()
+        self.sent: set[str] = set()  # channels subscribed on the current connection
+        self.leaving: set[str] = set()  # unsubscribed, confirmation not read yet
         self.pending: dict[str, asyncio.Future[None]] = {}
-        self.resubscribing: set[str] = set()
-        self.conn: RespConnection | None = None
+        self.wanted = asyncio.Event()
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()
+        self.resync = False
         self.closed = False
-        self.task = asyncio.create_task(self._run(), name=f"aibind-redis-sub-{endpoint.port}")
+        self.task = asyncio.create_task(self._run(), name=f"aibind-redis-sub-{server.name}")
+
+    async def _send(self, *channels: str) -> None:
+        verb = "ssubscribe" if self.owner.sharded else "subscribe"
+        await getattr(self.pubsub, verb)(*channels)
+        self.sent.update(channels)
+
+    async def _connect(self) -> bool:
+        """(Re)subscribe every wanted channel on a fresh connection; ``False`` if none."""
+        async with self.lock:
+            wanted = sorted(self.channels)
+            if not wanted:
+                self.wanted.clear()
+                return False
+            self.sent.clear()
+            self.leaving.clear()
+            await self._send(*wanted)
+            self.ready.set()
+            return True
 
     async def _run(self) -> None:
         backoff = 0.05
         reconnected = False
         while not self.closed:
+            await self.wanted.wait()
             try:
-                conn = await RespConnection.open(self.endpoint)
-            except (OSError, asyncio.TimeoutError, RespError, ConnectionError):
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                continue
-            backoff = 0.05
-            try:
-                if self.channels:
-                    wanted = sorted(self.channels)
-                    if reconnected:
-                        self.resubscribing = set(wanted)
-                    await conn.send(self.owner.sub_cmd, *wanted)
-                self.conn = conn
-                self.ready.set()
+                if not await self._connect():
+                    continue
+                self.resync = reconnected
+                backoff = 0.05
                 while True:
-                    self._handle(await conn.read())
-            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                    try:
+                        msg = await self.pubsub.get_message(timeout=None)
+                    except Exception as exc:
+                        if not _is_error_reply(exc):
+                            raise
+                        self._fail_pending(exc)
+                        continue
+                    if msg is not None:
+                        self._handle(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # connection lost for good: start over on a new connection
                 pass
-            finally:
-                self.ready.clear()
-                self.conn = None
-                conn.close()
+            self.ready.clear()
+            with contextlib.suppress(Exception):
+                await self.pubsub.aclose()
             reconnected = True
-            if self.resubscribing or self.channels:
-                # Messages may have been lost while away: every follower re-reads.
-                self.owner.notifier.notify_all()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
 
-    def _handle(self, msg: object) -> None:
-        if isinstance(msg, RespError):
-            for fut in self.pending.values():
-                if not fut.done():
-                    fut.set_exception(RedisBackendError(f"subscribe failed: {msg}"))
-            self.pending.clear()
-            return
-        if not isinstance(msg, list) or len(msg) < 3:
-            return
-        kind, channel = _text(msg[0]), _text(msg[1])
+    def _fail_pending(self, exc: Exception) -> None:
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(RedisBackendError(f"subscribe failed: {exc}"))
+        self.pending.clear()
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        kind, channel = text(msg.get("type")), text(msg.get("channel"))
         if kind in ("message", "smessage"):
             self.owner.wake(channel)
         elif kind in ("subscribe", "ssubscribe"):
-            waiter = self.pending.pop(channel) if channel in self.pending else None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-            if channel in self.resubscribing:
-                self.resubscribing.discard(channel)
+            waiter = self.pending.pop(channel, None)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result(None)
+            elif self.resync:
+                # Our own reconnect: every channel is back, every follower re-reads.
+                self.resync = False
+                self.owner.notifier.notify_all()
+            else:
+                # Re-subscribed by the driver's reconnect: messages may have been missed.
                 self.owner.wake(channel)
+        elif kind in ("unsubscribe", "sunsubscribe") and channel in self.leaving:
+            self.leaving.discard(channel)
         elif kind == "sunsubscribe" and channel in self.channels:
             # The server dropped a sharded channel (its slot moved): route it again.
             self.channels.discard(channel)
+            self.sent.discard(channel)
             self.owner.moved(channel)
 
     async def subscribe(self, channel: str) -> None:
@@ -110,13 +138,15 @@ class _Link:
         fut = self.pending.get(channel) or loop.create_future()
         self.pending[channel] = fut
         self.channels.add(channel)
+        self.wanted.set()
 
         async def confirm() -> None:
             await self.ready.wait()
             async with self.lock:
-                if self.conn is not None:
-                    with contextlib.suppress(OSError, ConnectionError):
-                        await self.conn.send(self.owner.sub_cmd, channel)
+                if self.ready.is_set() and channel not in self.sent:
+                    # A lost connection is the reader's business: it re-subscribes everything.
+                    with contextlib.suppress(Exception):
+                        await self._send(channel)
             await asyncio.shield(fut)
 
         try:
@@ -124,24 +154,35 @@ class _Link:
         except (asyncio.TimeoutError, TimeoutError) as exc:
             self.channels.discard(channel)
             self.pending.pop(channel, None)
-            raise RedisBackendError(
+            error = RedisBackendError(
                 f"the server did not confirm the subscription to {channel!r} "
                 f"within {CONFIRM_TIMEOUT:g} s"
-            ) from exc
+            )
+            if not fut.done():
+                fut.set_exception(error)
+                fut.exception()  # retrieved here; other waiters re-raise it
+            raise error from exc
 
     async def unsubscribe(self, channel: str) -> None:
         self.channels.discard(channel)
-        self.resubscribing.discard(channel)
+        verb = "sunsubscribe" if self.owner.sharded else "unsubscribe"
         async with self.lock:
-            if self.conn is not None:
-                with contextlib.suppress(OSError, ConnectionError):
-                    await self.conn.send(self.owner.unsub_cmd, channel)
+            if self.ready.is_set() and channel in self.sent:
+                self.sent.discard(channel)
+                self.leaving.add(channel)
+                with contextlib.suppress(Exception):
+                    await getattr(self.pubsub, verb)(channel)
 
     async def close(self) -> None:
         self.closed = True
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
+        with contextlib.suppress(Exception):
+            await self.pubsub.aclose()
+        if self.own_client is not None:
+            with contextlib.suppress(Exception):
+                await self.own_client.aclose()
         for fut in self.pending.values():
             if not fut.done():
                 fut.cancel()
@@ -151,7 +192,8 @@ class Subscriber:
     """Pub/sub wake-ups for one store.
 
     Args:
-        route: ``await route(channel)`` gives the :class:`Endpoint` serving ``channel``.
+        route: ``await route(channel)`` gives the :class:`~aibind.redis.pubsub_route.Server`
+            whose driver ``PubSub`` carries ``channel``.
         notifier: the store's notifier; messages wake its followers.
         sharded: use ``SSUBSCRIBE``/``SUNSUBSCRIBE`` (Redis 7+ sharded pub/sub, cluster mode).
     """
@@ -159,15 +201,14 @@ class Subscriber:
     def __init__(self, route: Route, notifier: Notifier, *, sharded: bool = False) -> None:
         self._route = route
         self.notifier = notifier
-        self.sub_cmd = "SSUBSCRIBE" if sharded else "SUBSCRIBE"
-        self.unsub_cmd = "SUNSUBSCRIBE" if sharded else "UNSUBSCRIBE"
-        self._links: dict[Endpoint, _Link] = {}
+        self.sharded = sharded
+        self._links: dict[str, _Link] = {}
         self._where: dict[str, _Link] = {}
         self._streams: dict[str, str] = {}
         self._closed = False
 
     def connections(self) -> int:
-        """How many server connections the subscriber holds (one per server used)."""
+        """How many pub/sub connections the subscriber holds (one per server used)."""
         return len(self._links)
 
     def wake(self, channel: str) -> None:
@@ -187,22 +228,45 @@ class Subscriber:
 
     async def subscribe(self, stream_id: str, channel: str) -> None:
         """Subscribe to ``channel`` (the channel of ``stream_id``); returns once the server has
-        confirmed. Raises :class:`RedisBackendError` on failure or after
-        :data:`CONFIRM_TIMEOUT` seconds, and ``StoreClosedError`` once closed."""
-        if self._closed:
-            from aibind.core.errors import StoreClosedError
+        confirmed.
 
+        Raises:
+            RedisBackendError: the server refused, or did not confirm within
+                :data:`CONFIRM_TIMEOUT` seconds, or its node could not be found.
+            StoreClosedError: the subscriber is closed.
+        """
+        if self._closed:
             raise StoreClosedError("the store's subscriber is closed")
         try:
-            endpoint = await self._route(channel)
+            server = await self._route(channel)
         except Exception as exc:
             raise RedisBackendError(f"cannot find the server for {channel!r}: {exc}") from exc
-        link = self._links.get(endpoint)
+        link = self._links.get(server.name)
         if link is None:
-            link = self._links[endpoint] = _Link(self, endpoint)
+            link = self._links[server.name] = _Link(self, server)
         self._streams[channel] = stream_id
         self._where[channel] = link
         await link.subscribe(channel)
+
+    async def confirmed(self, channel: str) -> None:
+        """Return once ``channel``'s subscription is confirmed (at once if it is, or if it is
+        not subscribed). Followers after a stream's first call this before reading, so none
+        reads before the server delivers its wake-ups.
+
+        Raises:
+            RedisBackendError: the subscription failed.
+            StoreClosedError: the subscriber was closed meanwhile.
+        """
+        link = self._where.get(channel)
+        fut = None if link is None else link.pending.get(channel)
+        if fut is None:
+            return
+        await asyncio.wait([fut])
+        if fut.cancelled():
+            raise StoreClosedError("the store's subscriber is closed")
+        error = fut.exception()
+        if error is not None:
+            raise error
 
     async def unsubscribe(self, channel: str) -> None:
         """Stop listening on ``channel`` (no confirmation awaited)."""
@@ -212,7 +276,7 @@ class Subscriber:
             await link.unsubscribe(channel)
 
     async def close(self) -> None:
-        """Close every connection; idempotent."""
+        """Close every ``PubSub`` (and the per-node clients opened for them); idempotent."""
         self._closed = True
         links, self._links = list(self._links.values()), {}
         for link in links:
