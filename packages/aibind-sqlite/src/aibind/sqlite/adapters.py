@@ -150,24 +150,29 @@ class AiosqliteClient:
                 f"{type(connection).__name__} has no _execute()"
             )
 
-    async def _run(self, fn: Callable[[DbApiConnection], T]) -> T:
-        conn = self.connection
-
-        def unit() -> T:
-            return fn(conn._conn)
-
-        # aiosqlite runs each queued function on its connection thread, one at a time
-        result: T = await cast(Any, conn)._execute(unit)
-        return result
-
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one statement on aiosqlite's thread; see :class:`SqliteClient`."""
-        return await self._run(lambda c: run_execute(c, sql, args, self.busy_timeout))
+        conn = self.connection
+        busy_timeout = self.busy_timeout
+
+        def unit() -> list[Row]:
+            return run_execute(conn._conn, sql, args, busy_timeout)
+
+        # aiosqlite runs each queued function on its connection thread, one at a time
+        result: list[Row] = await cast(Any, conn)._execute(unit)
+        return result
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
         """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction; see :class:`SqliteClient`."""
+        conn = self.connection
         stmts = list(statements)
-        return await self._run(lambda c: run_batch(c, stmts, self.busy_timeout))
+        busy_timeout = self.busy_timeout
+
+        def unit() -> list[list[Row]]:
+            return run_batch(conn._conn, stmts, busy_timeout)
+
+        result: list[list[Row]] = await cast(Any, conn)._execute(unit)
+        return result
 
     async def aclose(self) -> None:
         """Nothing to release (the connection belongs to the caller)."""

@@ -187,15 +187,22 @@ class SqliteStreamStore(SqliteStoreBase):
     async def _append(self, stream_id: str, insert: str, value: str, count: int) -> int:
         now = now_ms()
         sql = self._sql
+        expires_at = now + ttl_ms(self.ttl)
         results = await self._batch(
-            [
-                (insert, (value, stream_id, now)),
-                (sql.bump, (count, now + ttl_ms(self.ttl), stream_id, now)),
-                (sql.probe, (now, stream_id)),
-            ]
+            [(insert, (value, stream_id, now)), (sql.bump, (count, expires_at, stream_id, now))]
         )
         if not results[1]:
-            raise self._refuse(stream_id, results[2])
+            # Not appended (no live active stream): say why from one snapshot, in a transaction
+            # that appends after all if the stream became appendable in between.
+            results = await self._batch(
+                [
+                    (insert, (value, stream_id, now)),
+                    (sql.bump, (count, expires_at, stream_id, now)),
+                    (sql.probe, (now, stream_id)),
+                ]
+            )
+            if not results[1]:
+                raise self._refuse(stream_id, results[2])
         await self._wake(stream_id)
         return int(column(results[1][0], 0, "total_chunks"))
 
