@@ -83,3 +83,43 @@ async def test_many_subscribers_all_wake() -> None:
     assert all(await asyncio.gather(*waits))
     for s in subs:
         await s.close()
+
+
+async def test_later_subscribers_wait_for_the_first_hook() -> None:
+    gate = asyncio.Event()
+    done: list[str] = []
+
+    async def slow_first(stream_id: str) -> None:
+        await gate.wait()
+        done.append(stream_id)
+
+    notifier = Notifier(on_first=slow_first)
+    first = asyncio.create_task(notifier.subscribe("s"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(notifier.subscribe("s"))
+    await asyncio.sleep(0.01)
+    assert not first.done()
+    assert not second.done(), "a later subscriber must not return before the server subscribed"
+    gate.set()
+    subs = await asyncio.gather(first, second)
+    assert done == ["s"]
+    for sub in subs:
+        await sub.close()
+
+
+async def test_later_subscribers_get_the_first_hooks_error() -> None:
+    gate = asyncio.Event()
+
+    async def failing_first(stream_id: str) -> None:
+        await gate.wait()
+        raise ConnectionError("no server")
+
+    notifier = Notifier(on_first=failing_first)
+    first = asyncio.create_task(notifier.subscribe("s"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(notifier.subscribe("s"))
+    await asyncio.sleep(0.01)
+    gate.set()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert notifier.subscriber_count() == 0

@@ -97,25 +97,53 @@ class Notifier:
 
     def __init__(self, *, on_first: Hook | None = None, on_last: Hook | None = None) -> None:
         self._subs: dict[str, set[Subscription]] = {}
+        self._pending: dict[str, asyncio.Future[BaseException | None]] = {}
         self._lock = threading.Lock()
         self._on_first = on_first
         self._on_last = on_last
 
     async def subscribe(self, stream_id: str) -> Subscription:
         """Register interest in ``stream_id`` and return the subscription (an async context
-        manager that closes it). Errors from the ``on_first`` hook propagate and leave nothing
-        registered."""
+        manager that closes it).
+
+        Returns only once the stream is subscribed on the server: the first subscription of a
+        stream runs the ``on_first`` hook, and any subscription made while that hook is still
+        running waits for it too, so no caller starts reading before notifications can reach
+        it. If the hook fails, its error propagates to every waiting caller and nothing stays
+        registered for them.
+        """
         sub = Subscription(self, stream_id)
+        loop = asyncio.get_running_loop()
         with self._lock:
             subs = self._subs.setdefault(stream_id, set())
             first = not subs
             subs.add(sub)
-        if first and self._on_first is not None:
+            hook = self._on_first if first else None
+            pending: asyncio.Future[BaseException | None] | None
+            if hook is not None:
+                pending = self._pending[stream_id] = loop.create_future()
+            else:
+                pending = self._pending.get(stream_id)
+        if hook is not None and pending is not None:
+            outcome: BaseException | None = None
             try:
-                await self._on_first(stream_id)
-            except BaseException:
-                await self._unsubscribe(sub, run_hook=False)
+                await hook(stream_id)
+            except BaseException as exc:
+                outcome = exc
                 raise
+            finally:
+                with self._lock:
+                    if self._pending.get(stream_id) is pending:
+                        del self._pending[stream_id]
+                pending.set_result(outcome)
+                if outcome is not None:
+                    await self._unsubscribe(sub, run_hook=False)
+        elif pending is not None and pending.get_loop() is loop:
+            # Another caller is subscribing this stream on the server right now: wait for it.
+            outcome = await asyncio.shield(pending)
+            if outcome is not None:
+                await self._unsubscribe(sub, run_hook=False)
+                raise outcome
         return sub
 
     async def _unsubscribe(self, sub: Subscription, *, run_hook: bool = True) -> None:
