@@ -148,11 +148,11 @@ class PsycopgListen:
     async def wait_closed(self) -> None:
         """Return when closed by :meth:`close`; raise the driver's error if the connection
         dropped."""
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await asyncio.shield(self._task)
-        if self._task.cancelled():
-            return
-        self._task.result()
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise  # the caller was cancelled (the store is closing), not the reader
 
     async def close(self) -> None:
         """Stop the background task and close the connection. Idempotent."""
