@@ -9,11 +9,11 @@ operations on one connection). Requires the ``[asyncpg]`` extra.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aibind.postgres.client import MissingDriverError
+from aibind.postgres.locks import connection_lock
 
 try:
     import asyncpg
@@ -24,15 +24,6 @@ except ImportError as exc:  # pragma: no cover - exercised by the wheel-install 
     ) from exc
 
 __all__ = ["AsyncpgClient", "wrap_asyncpg"]
-
-_locks: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _lock_for(conn: object) -> asyncio.Lock:
-    lock = _locks.get(conn)
-    if lock is None:
-        lock = _locks[conn] = asyncio.Lock()
-    return lock
 
 
 class AsyncpgClient:
@@ -58,7 +49,7 @@ class AsyncpgClient:
         target = self.target
         if isinstance(target, asyncpg.Pool):
             return await target.fetch(sql, *params)
-        async with _lock_for(target):
+        async with connection_lock(target):
             return await target.fetch(sql, *params)
 
     async def listen(self, channel: str, on_payload: Callable[[str], None]) -> AsyncpgListen:
@@ -99,7 +90,7 @@ class AsyncpgListen:
         self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed = False
         # A connection we do not hold alone (release is None) is shared with queries.
-        self._lock = _lock_for(conn) if release is None else asyncio.Lock()
+        self._lock = connection_lock(conn) if release is None else asyncio.Lock()
 
     @classmethod
     async def start(

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aibind.postgres.client import MissingDriverError
 from aibind.postgres.idents import quote_identifier
+from aibind.postgres.locks import connection_lock
 
 try:
     import psycopg
@@ -36,15 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["PsycopgClient", "wrap_psycopg"]
 
 AnyConnection = psycopg.AsyncConnection[Any]
-
-_locks: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _lock_for(conn: object) -> asyncio.Lock:
-    lock = _locks.get(conn)
-    if lock is None:
-        lock = _locks[conn] = asyncio.Lock()
-    return lock
 
 
 class PsycopgClient:
@@ -72,7 +63,7 @@ class PsycopgClient:
             if target.autocommit:
                 return await _execute(target, sql, params)
             # One transaction per call; calls from concurrent tasks must not interleave.
-            async with _lock_for(target), target.transaction():
+            async with connection_lock(target), target.transaction():
                 return await _execute(target, sql, params)
         async with target.connection() as conn:
             if conn.autocommit:
