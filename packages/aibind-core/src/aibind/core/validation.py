@@ -11,9 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from aibind.core.chat_history import ChatHistory
+from aibind.core.types import ConversationMessage
+
 __all__ = [
     "MAX_ID_LENGTH",
     "check_after_seq",
+    "check_chat",
     "check_chunk",
     "check_chunks",
     "check_error_message",
@@ -140,3 +144,17 @@ def check_interval(value: object, name: str = "poll_interval") -> float | None:
     if value is None:
         return None
     return check_ttl(value, name)
+
+
+def check_chat(value: object, name: str = "chat") -> ChatHistory[ConversationMessage]:
+    """Check the history given to a conversation store's ``save()``: a :class:`ChatHistory`.
+
+    Returns:
+        ``value``, unchanged.
+
+    Raises:
+        TypeError: ``value`` is not a :class:`ChatHistory` (a dict of its JSON, say).
+    """
+    if not isinstance(value, ChatHistory):
+        raise TypeError(f"{name} must be a ChatHistory, not {type(value).__name__}")
+    return value

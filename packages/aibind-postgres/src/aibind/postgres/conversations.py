@@ -10,7 +10,7 @@ from typing import Any
 
 from aibind.core.chat_history import ChatHistory
 from aibind.core.types import ConversationMessage
-from aibind.core.validation import check_id, check_ttl
+from aibind.core.validation import check_chat, check_id, check_ttl
 from aibind.postgres.base import StoreBase
 from aibind.postgres.connect import PostgresPool
 from aibind.postgres.idents import table_name
@@ -104,8 +104,7 @@ class PostgresConversationStore:
             TypeError: ``chat`` is not a :class:`~aibind.core.chat_history.ChatHistory`.
         """
         check_id(session_id, "session_id")
-        if not isinstance(chat, ChatHistory):
-            raise TypeError(f"chat must be a ChatHistory, not {type(chat).__name__}")
+        check_chat(chat)
         await self._base._q(self._sql.save, (session_id, chat.to_json(), self._ttl_ms))
 
     async def delete(self, session_id: str) -> None:

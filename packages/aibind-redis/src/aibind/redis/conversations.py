@@ -9,7 +9,7 @@ from typing import Any
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import StoreClosedError
 from aibind.core.types import ConversationMessage
-from aibind.core.validation import check_id, check_ttl
+from aibind.core.validation import check_chat, check_id, check_ttl
 from aibind.redis.client import RedisBackendError, RedisClient
 from aibind.redis.codec import text
 from aibind.redis.connect import close_client, open_client
@@ -77,8 +77,7 @@ class RedisConversationStore:
             RedisBackendError: the command failed.
         """
         key = self.key(session_id)
-        if not isinstance(chat, ChatHistory):
-            raise TypeError(f"chat must be a ChatHistory, not {type(chat).__name__}")
+        check_chat(chat)
         self._check_open()
         unit, amount = self._ttl_args
         expiry: dict[str, int] = {"ex": amount} if unit == "EX" else {"px": amount}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import CorruptDataError
 from aibind.core.types import ConversationMessage
-from aibind.core.validation import check_id, check_ttl
+from aibind.core.validation import check_chat, check_id, check_ttl
 from aibind.sqlite._base import LazyFileClient, OpenedStore, SqliteStoreBase, now_ms, ttl_ms
 from aibind.sqlite.client import column
 from aibind.sqlite.schema import (
@@ -117,8 +117,7 @@ class SqliteConversationStore(SqliteStoreBase):
             TypeError: ``chat`` is not a :class:`~aibind.core.chat_history.ChatHistory`.
         """
         check_id(session_id, "session_id")
-        if not isinstance(chat, ChatHistory):
-            raise TypeError(f"chat must be a ChatHistory, not {type(chat).__name__}")
+        check_chat(chat)
         await self._execute(
             self._save_sql, (session_id, chat.to_json(), now_ms() + ttl_ms(self.ttl))
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aibind.core.chat_history import ChatHistory
 from aibind.core.types import ConversationMessage
-from aibind.core.validation import check_id, check_ttl
+from aibind.core.validation import check_chat, check_id, check_ttl
 
 __all__ = ["MemoryConversationStore"]
 
@@ -53,8 +53,7 @@ class MemoryConversationStore:
             TypeError: ``chat`` is not a :class:`ChatHistory`.
         """
         check_id(session_id, "session_id")
-        if not isinstance(chat, ChatHistory):
-            raise TypeError(f"chat must be a ChatHistory, not {type(chat).__name__}")
+        check_chat(chat)
         self._data[session_id] = (chat.to_json(), self._clock() + self.ttl)
 
     async def delete(self, session_id: str) -> None:
