@@ -72,6 +72,11 @@ def metadata(wheel: Path) -> tuple[str, dict[str, list[str]]]:
     return norm(msg["Name"]), by_extra
 
 
+def dist_name(wheel: Path) -> str:
+    """The normalised distribution name in a wheel's file name."""
+    return norm(wheel.name.split("-", 1)[0])
+
+
 def check_layout(wheel: Path, errors: list[str]) -> None:
     """Fail if the wheel ships aibind/__init__.py or lacks py.typed."""
     with zipfile.ZipFile(wheel) as zf:
@@ -89,10 +94,11 @@ def install_and_probe(dist: Path, wheel: Path, name: str, extra: str) -> tuple[s
         subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True)
         python = str(venv / "bin" / "python")
         spec = f"{name}[{extra}] @ {wheel.resolve().as_uri()}" if extra else str(wheel)
-        subprocess.run(
-            ["uv", "pip", "install", "-q", "-p", python, "--find-links", str(dist), spec],
-            check=True,
-        )
+        # Our wheels keep their version while unreleased, so uv's cache could serve an older
+        # build under the same file name: always take ours from DIST.
+        refresh = [arg for w in dist.glob("*.whl") for arg in ("--refresh-package", dist_name(w))]
+        install = ["uv", "pip", "install", "-q", "-p", python, "--find-links", str(dist)]
+        subprocess.run([*install, *refresh, spec], check=True)
         short = name.removeprefix("aibind-")
         subprocess.run([python, "-c", f"import aibind.core, aibind.{short}"], check=True)
         subprocess.run(["uv", "pip", "install", "-q", "-p", python, "packaging"], check=True)
