@@ -10,7 +10,6 @@ autocommit mode (``isolation_level=None``) or in the legacy default mode of ``sq
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -50,23 +49,17 @@ def _rows(conn: DbApiConnection, sql: str, args: Sequence[Any]) -> list[Any]:
         cursor.close()
 
 
-_MAX_RETRY_DELAY = 0.005
-"""Longest pause between two tries of a busy transaction, in seconds. Kept short (with
-jitter) so a writer that has waited a while is not starved by writers that just arrived: under
-twenty contending writers a long back-off let some wait out the whole busy_timeout."""
-
-
 def _retrying(fn: Callable[[], T], busy_timeout: float) -> T:
     deadline = time.monotonic() + busy_timeout
-    delay = 0.0005
+    delay = 0.001
     while True:
         try:
             return fn()
         except Exception as exc:
             if not is_busy_error(exc) or time.monotonic() + delay > deadline:
                 raise
-        time.sleep(delay * random.uniform(0.5, 1.5))
-        delay = min(delay * 2, _MAX_RETRY_DELAY)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def run_execute(
