@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import itertools
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,27 @@ async def test_libsql_adapter(tmp_path: Path) -> None:
     await client.aclose()
     assert raw_rows(path, "SELECT count(*) FROM aibind_stream_chunks") == [(2,)]
     conn.close()
+
+
+@pytest.mark.skipif(not HAS_LIBSQL, reason="libsql is not installed")
+async def test_libsql_busy_wait_does_not_stall_the_lock_holder(tmp_path: Path) -> None:
+    # libsql waits for a lock holding the GIL (5 s by default), so the thread holding the lock
+    # could not commit until that wait failed; the adapter must turn the native wait off.
+    libsql = importlib.import_module("libsql")
+    path = tmp_path / "libsql-busy.db"
+    _db(path)
+    conn = libsql.connect(str(path))
+    client = wrap_libsql(conn, busy_timeout=3.0)
+    assert conn.execute("PRAGMA busy_timeout").fetchall() == [(0,)]
+    store = SqliteStreamStore(client)
+    await store.create("s")
+    holder = libsql.connect(str(path))
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    assert await asyncio.wait_for(store.append("s", "x"), 10) == 1
+    release.join()
+    await store.aclose()
+    await client.aclose()
+    conn.close()
+    holder.close()

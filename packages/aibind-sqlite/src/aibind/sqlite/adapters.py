@@ -70,8 +70,11 @@ class ThreadedClient:
         busy_timeout: seconds a locked database is retried.
     """
 
-    def __init__(self, connection: Any, *, busy_timeout: float, kind: str) -> None:
+    def __init__(
+        self, connection: Any, *, busy_timeout: float, kind: str, init_sql: Sequence[str] = ()
+    ) -> None:
         self.connection = connection
+        self._init_sql = tuple(init_sql)
         self.busy_timeout = check_ttl(busy_timeout, "busy_timeout")
         self._conn: DbApiConnection = connection
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"aibind-{kind}")
@@ -86,6 +89,8 @@ class ThreadedClient:
     def _probe(self) -> None:
         try:
             self._conn.execute("SELECT 1")
+            for sql in self._init_sql:
+                self._conn.execute(sql).fetchall()
         except sqlite3.ProgrammingError as exc:
             if "thread" in str(exc):
                 raise ValueError(
@@ -228,6 +233,11 @@ def wrap_libsql(connection: Any, *, busy_timeout: float = 5.0) -> ThreadedClient
             call its ``sync()`` yourself).
         busy_timeout: seconds to retry while the database is locked.
 
+    The connection's own ``PRAGMA busy_timeout`` is set to 0: libsql waits for a lock while
+    holding the GIL (its default wait is 5 s), which stalls every thread of the process,
+    including the one whose transaction holds the lock, so a contended write always failed
+    after 5 s. The adapter retries busy transactions itself, with the GIL released.
+
     Raises:
         TypeError: ``connection`` has no ``execute``/``in_transaction``.
     """
@@ -235,7 +245,12 @@ def wrap_libsql(connection: Any, *, busy_timeout: float = 5.0) -> ThreadedClient
         connection, "in_transaction"
     ):
         raise TypeError(f"connection must be a libsql.Connection, not {type(connection).__name__}")
-    return ThreadedClient(connection, busy_timeout=busy_timeout, kind="libsql")
+    return ThreadedClient(
+        connection,
+        busy_timeout=busy_timeout,
+        kind="libsql",
+        init_sql=("PRAGMA busy_timeout = 0",),
+    )
 
 
 def _is_aiosqlite(obj: object) -> bool:
