@@ -1,6 +1,8 @@
 # /// script
 # requires-python = ">=3.10"
-# dependencies = ["aibind-core", "aibind-sqlite", "aibind-starlette", "fastapi>=0.115", "uvicorn>=0.30"]
+# dependencies = [
+#     "aibind-core", "aibind-sqlite", "aibind-starlette", "fastapi>=0.115", "uvicorn>=0.30",
+# ]
 #
 # [tool.uv.sources]
 # aibind-core = { path = "../../packages/aibind-core", editable = true }
@@ -63,7 +65,9 @@ def offline_reply(messages: list[ConversationMessage]) -> str:
     return f"You said: “{messages[-1]['content']}” (turn {turn}).\n\n{PASSAGE}"
 
 
-async def offline_model(messages: list[ConversationMessage], system: str | None) -> AsyncIterator[str]:
+async def offline_model(
+    messages: list[ConversationMessage], system: str | None
+) -> AsyncIterator[str]:
     """Streams :func:`offline_reply` word by word at about an LLM's pace."""
     for token in re.findall(r"\S+\s*|\s+", offline_reply(messages)):
         await asyncio.sleep(TOKEN_DELAY)
@@ -72,7 +76,7 @@ async def offline_model(messages: list[ConversationMessage], system: str | None)
 
 def openai_model() -> Model:
     """The OpenAI Python SDK as a model (five lines of adapter; see docs/web.md)."""
-    from openai import AsyncOpenAI  # noqa: PLC0415 (optional dependency)
+    from openai import AsyncOpenAI
 
     client, name = AsyncOpenAI(), os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
 
@@ -124,4 +128,6 @@ async def history(session_id: str) -> list[dict[str, object]]:
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app, host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")))
+    uvicorn.run(
+        app, host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000"))
+    )

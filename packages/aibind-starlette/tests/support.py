@@ -48,9 +48,7 @@ class Model:
     gated: bool = False
     calls: list[tuple[list[ConversationMessage], str | None]] = field(default_factory=list)
     closed: int = 0
-    queue: asyncio.Queue[SourceItem | BaseException | None] = field(
-        default_factory=asyncio.Queue
-    )
+    queue: asyncio.Queue[SourceItem | BaseException | None] = field(default_factory=asyncio.Queue)
 
     async def __call__(
         self, messages: list[ConversationMessage], system: str | None
@@ -61,10 +59,13 @@ class Model:
                 for item in self.items:
                     yield item
                 return
-            while (item := await self.queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            while True:
+                queued = await self.queue.get()
+                if queued is None:
+                    return
+                if isinstance(queued, BaseException):
+                    raise queued
+                yield queued
         finally:
             self.closed += 1
 
@@ -102,9 +103,7 @@ async def uvicorn_server(app: ASGIApp) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
-    )
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -127,7 +126,11 @@ class ServerProcess:
     port, configured by environment variables (see served_app.py)."""
 
     def __init__(
-        self, env: Mapping[str, str], *, port: int | None = None, app: str = "served_app:app",
+        self,
+        env: Mapping[str, str],
+        *,
+        port: int | None = None,
+        app: str = "served_app:app",
         app_dir: Path = HERE,
     ) -> None:
         self.port = port or free_port()
@@ -139,9 +142,20 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         command = [
-            sys.executable, "-m", "uvicorn", self._app, "--app-dir", str(self._app_dir),
-            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self._app,
+            "--app-dir",
+            str(self._app_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--lifespan",
+            "on",
+            "--log-level",
+            "warning",
         ]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(command, env=self._env, stdout=log, stderr=log)

@@ -28,7 +28,7 @@ class NpmMock(Model):
     """The capture's MockLanguageModelV3: streams the fixed deltas, and "generates" the summary
     (the npm handler calls generateText for compact and complete)."""
 
-    async def __call__(  # type: ignore[override]
+    async def __call__(
         self, messages: list[ConversationMessage], system: str | None
     ) -> AsyncIterator[SourceItem]:
         generate = system == DEFAULT_COMPLETE_SYSTEM_PROMPT or messages[0]["content"].startswith(
@@ -88,8 +88,8 @@ async def test_stream_resume_and_conversation_match_npm(
             "/__aibind__/stream", json={"prompt": "again", "sessionId": "s1"}
         )
         same_response(second, NPM["second_turn"], NPM["second_turn"]["headers"]["x-stream-id"])
-        assert await wait_for_messages(conversations, "s1", 4) == (
-            NPM["conversation_after_two_turns"]
+        assert (
+            await wait_for_messages(conversations, "s1", 4) == (NPM["conversation_after_two_turns"])
         )
         for name in ("stop", "stop_unknown"):
             body = NPM[name]["request"] | {"id": stream_id if name == "stop" else "nope"}
@@ -167,10 +167,18 @@ async def test_non_resumable_matches_npm() -> None:
 @pytest.mark.parametrize(
     ("chunks", "end", "after", "fixture"),
     [
-        (["\x01Hello", "\x01 wor\nld", 'tool_call\x01{"name":"x"}', "\x01!"], "complete", 0,
-         "sse_resume_done_after0.txt"),
-        (["\x01Hello", "\x01 wor\nld", 'tool_call\x01{"name":"x"}', "\x01!"], "complete", 2,
-         "sse_resume_done_after2.txt"),
+        (
+            ["\x01Hello", "\x01 wor\nld", 'tool_call\x01{"name":"x"}', "\x01!"],
+            "complete",
+            0,
+            "sse_resume_done_after0.txt",
+        ),
+        (
+            ["\x01Hello", "\x01 wor\nld", 'tool_call\x01{"name":"x"}', "\x01!"],
+            "complete",
+            2,
+            "sse_resume_done_after2.txt",
+        ),
         (["\x01partial"], "fail", 0, "sse_resume_error.txt"),
         (["\x01half"], "stop", 0, "sse_resume_stopped.txt"),
     ],

@@ -19,7 +19,7 @@ See ``docs/web.md``.
 
 from __future__ import annotations
 
-from aibind.starlette.auth import Action, AuthRequest, Authorize, Grant
+from aibind.starlette.auth import Action, Authorize, AuthRequest, Grant
 from aibind.starlette.config import (
     DEFAULT_PREFIX,
     ConversationConfig,

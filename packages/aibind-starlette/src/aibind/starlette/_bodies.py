@@ -9,10 +9,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
-from starlette.requests import ClientDisconnect, Request
-
 from aibind.core.types import ConversationMessage
 from aibind.core.validation import check_id
+from starlette.requests import ClientDisconnect, Request
 
 __all__ = [
     "MAX_AFTER",
@@ -41,9 +40,7 @@ class RequestError(Exception):
         headers: extra response headers (e.g. ``WWW-Authenticate``).
     """
 
-    def __init__(
-        self, status: int, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message

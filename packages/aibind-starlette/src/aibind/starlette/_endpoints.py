@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-
 from aibind.core.durable import DurableStream
 from aibind.core.errors import AibindError, CorruptDataError, StreamNotFoundError
 from aibind.core.sse import format_retry, parse_last_event_id
@@ -38,6 +36,7 @@ from aibind.starlette.config import (
     ConversationConfig,
     Model,
 )
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 __all__ = ["Endpoints"]
 
@@ -205,7 +204,9 @@ class Endpoints:
         model = self._model(body.get("model"))
         session_id = session_id_of(body)
         instruction = (
-            self._conversation.compact_system_prompt if self._conversation else DEFAULT_COMPACT_PROMPT
+            self._conversation.compact_system_prompt
+            if self._conversation
+            else DEFAULT_COMPACT_PROMPT
         )
         text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
         prompt = f"{instruction}\n\n---\n\n{text}"
@@ -257,7 +258,8 @@ class Endpoints:
                     yield item
 
         return StreamingResponse(
-            text(), headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"}
+            text(),
+            headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"},
         )
 
     @_json_errors
@@ -313,10 +315,15 @@ class Endpoints:
         after_seq = parse_after(after)
         if not may_access(stream_id, owner):
             raise RequestError(403, "this stream belongs to someone else")
+        if stream_id not in self._generations:
+            self._refuse_when_closing()
         store = await self._slot.streams()
         browser = event_source or last_event_id is not None
         if not browser:
-            return sse_response(self._follow(stream_id, DurableStream.resume(store, stream_id, after_seq)), stream_id)
+            return sse_response(
+                self._follow(stream_id, DurableStream.resume(store, stream_id, after_seq)),
+                stream_id,
+            )
         after_seq = max(after_seq, parse_last_event_id(last_event_id))
         status = await store.get_status(stream_id)
         if status is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+from aibind.core.errors import StoreClosedError
 from aibind.core.memory import MemoryStreamStore
 from aibind.core.protocols import ConversationStore, StreamStore, SupportsSetup
 from aibind.core.registry import open_stores
@@ -45,15 +46,12 @@ class StoreSlot:
         """Open what comes from the URL (once; concurrent callers wait for the first).
 
         Raises:
-            RuntimeError: called after :meth:`aclose`.
+            StoreClosedError: called after :meth:`aclose`.
             what the backend raises (BackendNotFoundError, TypeError/ValueError for the URL,
             backend errors).
         """
-        if self._opened:
-            return
-        async with self._lock:
-            if self._closed:
-                raise RuntimeError("the handler is closed")
+        async with self._lock:  # uncontended after the first call: no suspension
+            self._check_not_closed()
             if self._opened:
                 return
             if self._url is not None:
@@ -74,6 +72,10 @@ class StoreSlot:
                 self._stack.push_async_callback(memory.aclose)
                 self._streams = memory
             self._opened = True
+
+    def _check_not_closed(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the handler is closed")
 
     async def streams(self) -> StreamStore:
         """The stream store, opening it first if needed."""

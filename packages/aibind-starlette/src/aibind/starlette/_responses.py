@@ -7,15 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
-from starlette.responses import JSONResponse, StreamingResponse
-
 from aibind.core.durable import SourceItem, encode_item
 from aibind.core.sse import SSE_HEADERS, decode_chunk, format_event, format_text
 from aibind.starlette._bodies import RequestError
+from starlette.responses import JSONResponse, StreamingResponse
 
 __all__ = [
-    "error_response",
     "ephemeral_sse",
+    "error_response",
     "sse_response",
     "until_closing",
 ]

@@ -21,7 +21,9 @@ from types import FrameType
 __all__ = ["chain_signal_handlers"]
 
 
-def chain_signal_handlers(signals: Iterable[int], callback: Callable[[], None]) -> Callable[[], None]:
+def chain_signal_handlers(
+    signals: Iterable[int], callback: Callable[[], None]
+) -> Callable[[], None]:
     """Call ``callback()`` first whenever one of ``signals`` arrives, then the handler that was
     installed before. Only in the main thread (where Python runs signal handlers), and only
     for signals that already have a Python handler.

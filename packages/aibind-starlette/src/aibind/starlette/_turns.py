@@ -74,7 +74,9 @@ async def save_turn(turn: Turn, answer: str, *, stopped: bool, locks: KeyedLock)
     async with locks.hold(turn.session_id):
         chat = await turn.store.load(turn.session_id)
         chat.append({"role": "user", "content": turn.prompt})
-        chat.append({"role": "assistant", "content": answer}, {"stopped": True} if stopped else None)
+        chat.append(
+            {"role": "assistant", "content": answer}, {"stopped": True} if stopped else None
+        )
         await turn.store.save(turn.session_id, chat)
 
 

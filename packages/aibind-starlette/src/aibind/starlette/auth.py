@@ -22,9 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from starlette.requests import Request
-
 from aibind.core.validation import check_id
+from starlette.requests import Request
 
 __all__ = ["Action", "AuthRequest", "Authorize", "Grant"]
 
@@ -83,5 +82,5 @@ class Grant:
             check_id(self.session_id, "session_id")
 
 
-Authorize = Callable[[AuthRequest], "Grant | None | Awaitable[Grant | None]"]
+Authorize = Callable[[AuthRequest], "Grant | Awaitable[Grant | None] | None"]
 """The hook: sync or async, called before every endpoint runs (after the body is read)."""

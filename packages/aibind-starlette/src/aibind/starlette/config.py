@@ -40,7 +40,7 @@ DEFAULT_COMPLETE_SYSTEM_PROMPT = (
 """The system prompt of ``POST {prefix}/complete`` when the request gives none (npm's text)."""
 
 TITLE_SYSTEM_PROMPT = (
-    "Generate a short title (2–6 words, no punctuation, no quotes) that captures what this "
+    "Generate a short title (2–6 words, no punctuation, no quotes) that captures what this "  # noqa: RUF001 (npm's text)
     "conversation is about. Reply with only the title."
 )
 """The system prompt of ``POST {prefix}/title`` (npm's text)."""
@@ -49,9 +49,7 @@ ModelOutput = AsyncIterable[SourceItem]
 """What a model returns: an async iterable of text chunks (``str``) and named events
 (``(event, data)`` pairs, e.g. ``("usage", '{"inputTokens":3,"outputTokens":5}')``)."""
 
-Model = Callable[
-    [list[ConversationMessage], "str | None"], "ModelOutput | Awaitable[ModelOutput]"
-]
+Model = Callable[[list[ConversationMessage], "str | None"], "ModelOutput | Awaitable[ModelOutput]"]
 """A model: any callable ``model(messages, system)`` that returns (or returns an awaitable of)
 a :data:`ModelOutput`; an ``async def`` generator is the usual shape::
 
@@ -103,9 +101,7 @@ class ConversationConfig:
 
     def __post_init__(self) -> None:
         if self.store is not None and not isinstance(self.store, ConversationStore):
-            raise TypeError(
-                f"store must be a ConversationStore, not {type(self.store).__name__}"
-            )
+            raise TypeError(f"store must be a ConversationStore, not {type(self.store).__name__}")
         if self.max_messages is not None:
             if isinstance(self.max_messages, bool) or not isinstance(self.max_messages, int):
                 raise TypeError(

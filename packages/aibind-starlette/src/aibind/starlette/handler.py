@@ -2,17 +2,17 @@
 
 Routes (relative to ``prefix``, default ``/__aibind__``), as npm ``stream-handler.ts``:
 
-=======  ===================  ====================================================================
-POST     ``/stream``          ``{prompt, system?, model?, sessionId?}`` -> durable SSE (first message
-                              ``event: stream-id``; header ``X-Stream-Id``)
-GET      ``/stream/resume``   ``?id=&after=`` -> the rest of the stream (browser ``EventSource``:
-                              ``Last-Event-ID``, ``retry:``, ``204`` once it has everything)
-POST     ``/stream/stop``     ``{id}`` -> ``{"ok": true}``
-POST     ``/chat``            ``{messages, system?, model?}`` -> durable SSE
-POST     ``/compact``         ``{messages, model?, sessionId?}`` -> ``{summary, tokensSaved}``
-POST     ``/complete``        ``{input, system?, model?}`` -> the continuation as plain text
-POST     ``/title``           ``{messages, model?}`` -> a short title, streamed as plain text
-=======  ===================  ====================================================================
+=====================  =============================================================
+``POST /stream``       ``{prompt, system?, model?, sessionId?}`` -> durable SSE (first
+                       message ``event: stream-id``; header ``X-Stream-Id``)
+``GET /stream/resume`` ``?id=&after=`` -> the rest of the stream (browser ``EventSource``:
+                       ``Last-Event-ID``, ``retry:``, ``204`` once it has everything)
+``POST /stream/stop``  ``{id}`` -> ``{"ok": true}``
+``POST /chat``         ``{messages, system?, model?}`` -> durable SSE
+``POST /compact``      ``{messages, model?, sessionId?}`` -> ``{summary, tokensSaved}``
+``POST /complete``     ``{input, system?, model?}`` -> the continuation as plain text
+``POST /title``        ``{messages, model?}`` -> a short title, streamed as plain text
+=====================  =============================================================
 
 Errors are ``{"error": "..."}`` with npm's messages and statuses (400 for a bad body, an
 unknown model key or a missing id); beyond npm, 401/403 from the ``authorize`` hook, 404 for
@@ -30,20 +30,19 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount, Route, Router
-
 from aibind.core.protocols import ConversationStore, StreamStore
 from aibind.starlette._bodies import RequestError, read_json_object
 from aibind.starlette._endpoints import Endpoints
 from aibind.starlette._lifecycle import StoreSlot
 from aibind.starlette._responses import error_response
 from aibind.starlette._signals import chain_signal_handlers
-from aibind.starlette.auth import Action, AuthRequest, Authorize, Grant
+from aibind.starlette.auth import Action, Authorize, AuthRequest, Grant
 from aibind.starlette.config import DEFAULT_PREFIX, ConversationConfig, Model
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, Router
 
 __all__ = ["StreamHandler", "create_stream_handler"]
 
@@ -185,7 +184,7 @@ class StreamHandler(Endpoints):
         the first request opens them otherwise.
 
         Raises:
-            what the backend raises; RuntimeError after :meth:`aclose`.
+            what the backend raises; StoreClosedError after :meth:`aclose`.
         """
         await self._slot.open()
 
@@ -252,9 +251,11 @@ class StreamHandler(Endpoints):
         """
         await self.open()
         loop = asyncio.get_running_loop()
-        restore = chain_signal_handlers(
-            self._shutdown_signals, lambda: loop.call_soon_threadsafe(self._begin_shutdown)
-        )
+
+        def on_signal() -> None:
+            loop.call_soon_threadsafe(self._begin_shutdown)
+
+        restore = chain_signal_handlers(self._shutdown_signals, on_signal)
         try:
             yield
         finally:
