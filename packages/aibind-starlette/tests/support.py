@@ -132,11 +132,12 @@ class ServerProcess:
         port: int | None = None,
         app: str = "served_app:app",
         app_dir: Path = HERE,
+        cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        self._app, self._app_dir = app, app_dir
+        self._app, self._app_dir, self._cwd = app, app_dir, cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.log = Path(self._env.get("SERVER_LOG_DIR", "/tmp")) / f"aibind-test-{self.port}.log"
 
@@ -158,7 +159,9 @@ class ServerProcess:
             "warning",
         ]
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, env=self._env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                command, env=self._env, stdout=log, stderr=log, cwd=self._cwd
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -28,7 +29,13 @@ from aibind.core.sse import decode_chunk
 pytestmark = pytest.mark.timeout(120)
 
 EXAMPLE = REPO / "examples" / "fastapi-chat"
-CHROMIUM = Path(os.environ.get("AIBIND_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = Path(
+    os.environ.get("AIBIND_TEST_CHROMIUM")
+    or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    or shutil.which("chromium")
+    or "/usr/bin/chromium"
+)
+"""Debian's ``chromium`` (``AIBIND_TEST_CHROMIUM`` names another Chromium build)."""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

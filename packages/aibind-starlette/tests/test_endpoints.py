@@ -296,10 +296,12 @@ async def test_compact_estimates_tokens_without_usage_and_replaces_history() -> 
     assert (await conversations.load("s")).messages == [{"role": "system", "content": summary}]
 
 
-async def test_compact_uses_the_default_prompt_and_model_usage() -> None:
+@pytest.mark.parametrize("path", ["/__aibind__/compact", "/__aibind__/stream/compact"])
+async def test_compact_uses_the_default_prompt_and_model_usage(path: str) -> None:
+    # /stream/compact: where the @aibind client (endpoint /__aibind__/stream) posts it.
     model = Model(["sum", ("usage", '{"inputTokens":100,"outputTokens":7}')])
     async with asgi_client(StreamHandler(model=model)) as client:
-        response = await client.post("/__aibind__/compact", json={"messages": []})
+        response = await client.post(path, json={"messages": []})
     expect_json(response, 200, {"summary": "sum", "tokensSaved": 93})
     assert model.calls[0][0][0]["content"] == f"{DEFAULT_COMPACT_PROMPT}\n\n---\n\n"
 

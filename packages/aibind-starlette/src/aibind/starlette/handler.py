@@ -10,6 +10,7 @@ Routes (relative to ``prefix``, default ``/__aibind__``), as npm ``stream-handle
 ``POST /stream/stop``  ``{id}`` -> ``{"ok": true}``
 ``POST /chat``         ``{messages, system?, model?}`` -> durable SSE
 ``POST /compact``      ``{messages, model?, sessionId?}`` -> ``{summary, tokensSaved}``
+                       (also at ``/stream/compact``, where the ``@aibind`` client posts it)
 ``POST /complete``     ``{input, system?, model?}`` -> the continuation as plain text
 ``POST /title``        ``{messages, model?}`` -> a short title, streamed as plain text
 =====================  =============================================================
@@ -163,12 +164,16 @@ class StreamHandler(Endpoints):
             async def endpoint(request: Request) -> Response:
                 return await self._route(request, action)
 
-            return Route(path, endpoint, methods=["POST"], name=f"aibind-{action}")
+            name = "aibind" + path.replace("/", "-")
+            return Route(path, endpoint, methods=["POST"], name=name)
 
         routes = [
             route("/stream", "stream"),
             route("/chat", "chat"),
             route("/compact", "compact"),
+            # The @aibind stream client posts compact to `{endpoint}/compact`, its endpoint
+            # being `{prefix}/stream`; npm's handler only routes `{prefix}/compact`.
+            route("/stream/compact", "compact"),
             route("/complete", "complete"),
             route("/title", "title"),
         ]
