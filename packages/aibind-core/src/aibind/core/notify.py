@@ -180,7 +180,7 @@ class Notifier:
             # While the on_first task runs, it undoes itself if it finds nobody left.
             hook = self._on_last if last and sub.stream_id not in self._pending else None
         if run_hook and hook is not None:
-            task = asyncio.get_running_loop().create_task(hook(sub.stream_id))
+            task = asyncio.ensure_future(hook(sub.stream_id))
             task.add_done_callback(_retrieve)
             # Shielded: a follower cancelled while leaving still leaves the server clean.
             with contextlib.suppress(Exception):
