@@ -3,6 +3,9 @@ opener of the registry."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,36 @@ async def test_backend_opener_takes_options_from_the_url(tmp_path: Path) -> None
         assert isinstance(streams, SqliteStreamStore)
         assert isinstance(conversations, SqliteConversationStore)
         assert (streams.ttl, conversations.ttl, conversations.table) == (10.0, 20.0, "convs")
+
+
+async def test_cli_finds_streams_in_custom_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}?chunks_table=my_chunks&status_table=my_status"
+    async with SqliteStreamStore.from_url(url) as store:
+        await store.setup()
+        await store.create("s1")
+        await store.append_many("s1", ["Hello", ", world"])
+        await store.complete("s1")
+    status = subprocess.run(
+        [sys.executable, "-m", "aibind.core.cli", "status", url, "s1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout) == {
+        "stream_id": "s1",
+        "state": "done",
+        "total_chunks": 2,
+        "error": None,
+    }
+    tail = subprocess.run(
+        [sys.executable, "-m", "aibind.core.cli", "tail", url, "s1", "--after", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tail.returncode == 0, tail.stderr
+    assert tail.stdout == ", world\n"
+    assert "[done, 2 chunks]" in tail.stderr
