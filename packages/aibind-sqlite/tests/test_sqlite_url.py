@@ -3,6 +3,7 @@ opener of the registry."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -187,7 +188,8 @@ async def test_cli_finds_streams_in_custom_tables(tmp_path: Path) -> None:
         await store.create("s1")
         await store.append_many("s1", ["Hello", ", world"])
         await store.complete("s1")
-    status = subprocess.run(
+    status = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "aibind.core.cli", "status", url, "s1"],
         capture_output=True,
         text=True,
@@ -201,7 +203,8 @@ async def test_cli_finds_streams_in_custom_tables(tmp_path: Path) -> None:
         "total_chunks": 2,
         "error": None,
     }
-    tail = subprocess.run(
+    tail = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "aibind.core.cli", "tail", url, "s1", "--after", "1"],
         capture_output=True,
         text=True,
