@@ -13,7 +13,7 @@ from sse_oracle import SSEMessage, parse_sse
 
 from aibind.conformance.fixtures import npm_fixture_path
 from aibind.core.durable import DurableStream, SourceItem
-from aibind.core.errors import StreamExistsError, StreamNotFoundError
+from aibind.core.errors import StoreClosedError, StreamExistsError, StreamNotFoundError
 from aibind.core.memory import MemoryStreamStore
 from aibind.core.sse import format_stream_id
 from aibind.core.types import StreamStatus
@@ -621,9 +621,11 @@ async def test_stop_all_from_inside_a_source_is_refused(store: MemoryStreamStore
 
 def test_lifespan_end_records_stopped_before_the_store_closes() -> None:
     # An app's lifespan: the store opens at startup and closes at shutdown. Stopping the
-    # streams first (the documented order) records `stopped`; the store closes afterwards.
+    # streams first (the documented order) records `stopped`; the store closes afterwards
+    # (a closed store refuses everything, so in the other order nothing could be recorded).
     store = MemoryStreamStore()
     received: list[str] = []
+    recorded: list[StreamStatus | None] = []
 
     async def app() -> None:
         try:
@@ -637,9 +639,12 @@ def test_lifespan_end_records_stopped_before_the_store_closes() -> None:
             await DurableStream.stop_all()
             received.append(await asyncio.wait_for(follower, timeout=1.0))
             assert durable.done()
+            recorded.append(await store.get_status("life"))
         finally:
             await store.aclose()
+        with pytest.raises(StoreClosedError):
+            await store.stop("life")
 
     asyncio.run(app())
     assert received == ["id: 1\ndata: half\n\nevent: stopped\ndata: \n\n" + DONE]
-    assert asyncio.run(store.get_status("life")) == StreamStatus("stopped", 1)
+    assert recorded == [StreamStatus("stopped", 1)]

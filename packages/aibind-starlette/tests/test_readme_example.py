@@ -55,7 +55,7 @@ async def test_the_example_streams_resumes_and_keeps_two_turns(tmp_path: Path) -
             stream_id = first.headers["x-stream-id"]
             sent = events(first.text)
             assert sent[0] == ("stream-id", stream_id, stream_id)
-            words = "You said 'hi'; this is turn 1 of our chat.".split()
+            words = ["You", "said", "'hi';", "this", "is", "turn", "1", "of", "our", "chat."]
             assert sent[1:-1] == [("", str(i), w + " ") for i, w in enumerate(words, start=1)]
             assert sent[-1] == ("done", "", "")
             rest = await client.get(f"/__aibind__/stream/resume?id={stream_id}&after=5")
