@@ -326,6 +326,19 @@ async def test_complete_and_title() -> None:
     assert model.calls[2] == (messages[:6], TITLE_SYSTEM_PROMPT)
 
 
+async def test_title_model_failure_ends_the_text_where_it_got_to(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = Model(gated=True)
+    model.release("Sea ", RuntimeError("overloaded"))
+    async with asgi_client(StreamHandler(model=model)) as client:
+        title = await client.post(
+            "/__aibind__/title", json={"messages": [{"role": "user", "content": "x"}]}
+        )
+    assert (title.status_code, title.text) == (200, "Sea ")
+    assert any("title generation failed" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("path", ["/__aibind__/compact", "/__aibind__/complete"])
 async def test_model_failure_of_a_non_streaming_endpoint_is_502(path: str) -> None:
     model = Model(gated=True)

@@ -4,13 +4,14 @@ must show", item 1)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 from support import REPO, ServerProcess
 
-from aibind.core import open_stores
+from aibind.core import ChatHistory, ConversationMessage, open_stores
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,6 +43,14 @@ def events(body: str) -> list[tuple[str, str, str]]:
     return out
 
 
+async def turns_saved(path: Path, turns: int) -> ChatHistory[ConversationMessage]:
+    """The session once it holds ``turns`` turns (the server saves a turn after its answer)."""
+    async with open_stores(f"sqlite:///{path}") as stores:
+        while len((chat := await stores.conversations.load("s1")).messages) < 2 * turns:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    return chat
+
+
 async def test_the_example_streams_resumes_and_keeps_two_turns(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(readme_example(), encoding="utf-8")
     server = ServerProcess(
@@ -60,15 +69,15 @@ async def test_the_example_streams_resumes_and_keeps_two_turns(tmp_path: Path) -
             assert sent[-1] == ("done", "", "")
             rest = await client.get(f"/__aibind__/stream/resume?id={stream_id}&after=5")
             assert events(rest.text) == sent[6:]
+            await turns_saved(tmp_path / "chat.db", 1)  # saved once the answer has ended
             second = await client.post(
                 "/__aibind__/stream", content=b'{"prompt": "again", "sessionId": "s1"}'
             )
             text = "".join(data for event, _, data in events(second.text) if not event)
             assert text == "You said 'again'; this is turn 2 of our chat. "
+            chat = await turns_saved(tmp_path / "chat.db", 2)
     finally:
         server.stop()
-    async with open_stores(f"sqlite:///{tmp_path / 'chat.db'}") as stores:
-        chat = await stores.conversations.load("s1")
     assert [m["role"] for m in chat.messages] == ["user", "assistant"] * 2
     assert chat.messages[0]["content"] == "hi"
     assert chat.messages[3]["content"] == "You said 'again'; this is turn 2 of our chat. "

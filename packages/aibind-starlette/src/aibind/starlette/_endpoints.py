@@ -97,9 +97,7 @@ class Endpoints:
 
     def _model(self, requested: object) -> Model:
         """The model a request names (npm ``#resolveModel``)."""
-        if self._single:
-            return next(iter(self._models.values()))
-        if requested is None:
+        if self._single or requested is None:
             return next(iter(self._models.values()))
         if not isinstance(requested, str):
             raise RequestError(400, "model must be a string")
@@ -164,8 +162,9 @@ class Endpoints:
         self._refuse_when_closing()
         history: list[ConversationMessage] = []
         turn = None
-        conversations = await self._slot.conversations() if self._conversation else None
-        if self._conversation and conversations is not None and session_id is not None:
+        if self._conversation is not None and session_id is not None:
+            conversations = await self._slot.conversations()
+            assert conversations is not None  # a ConversationConfig always brings a store
             history = await history_window(
                 conversations, session_id, self._conversation.max_messages
             )
@@ -244,7 +243,8 @@ class Endpoints:
         ``text/plain`` (the model sees the first six messages, npm's prompt).
 
         Returns:
-            the streamed text; 400 ``messages is required``.
+            the streamed text (cut short, and logged, if the model fails midway);
+            400 ``messages is required``.
         """
         messages = message_list(body, allow_empty=False)[:6]
         model = self._model(body.get("model"))
@@ -253,9 +253,12 @@ class Endpoints:
         ]
 
         async def text() -> AsyncIterator[str]:
-            async for item in model_output(model, plain, TITLE_SYSTEM_PROMPT):
-                if isinstance(item, str):
-                    yield item
+            try:
+                async for item in model_output(model, plain, TITLE_SYSTEM_PROMPT):
+                    if isinstance(item, str):
+                        yield item
+            except Exception as exc:  # the status is sent: end the text where it got to
+                logger.warning("title generation failed", exc_info=exc)
 
         return StreamingResponse(
             text(),
