@@ -202,7 +202,9 @@ async def test_page_survives_sigkill_of_its_server_mid_answer(
         assert state["state"] == "done"
 
         # The conversation, saved by the generator process, is what the page shows on reload.
-        await page.goto(f"{page_server.url}/#session={session}")
+        assert page.url == f"{page_server.url}/#session={session}"  # the page let go of the stream
+        await page.reload()  # a new document: the conversation comes from /api/history
+        await page.wait_for_function("aibindDemo.state === 'idle'")
         await page.wait_for_function("document.querySelectorAll('#conversation li').length === 2")
         turns = await page.eval_on_selector_all(
             "#conversation li", "els => els.map(e => e.textContent)"
@@ -213,7 +215,11 @@ async def test_page_survives_sigkill_of_its_server_mid_answer(
         await page.fill("#prompt", "And then?")
         started = time.monotonic()
         await page.click("#send")
-        await page.wait_for_function("aibindDemo.state === 'done'", timeout=30_000)
+        await page.wait_for_function(
+            f"aibindDemo.streamId && aibindDemo.streamId !== '{stream_id}'"
+            " && aibindDemo.state === 'done'",
+            timeout=30_000,
+        )
         second = example.offline_reply(
             [{"role": "user", "content": prompt}, {"role": "user", "content": "And then?"}]
         )
