@@ -21,6 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from aibind.core.durable import SourceItem
+from aibind.core.protocols import ConversationStore
 from aibind.core.types import ConversationMessage
 from aibind.starlette import StreamHandler
 
@@ -87,6 +88,16 @@ async def asgi_client(
         transport = httpx.ASGITransport(app=served)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+async def saved_messages(
+    store: ConversationStore, session_id: str, count: int
+) -> list[ConversationMessage]:
+    """The session's messages once it holds ``count`` of them: a turn is saved just after its
+    answer ends, so a test that has the answer waits for the save (bounded by its timeout)."""
+    while len(messages := (await store.load(session_id)).messages) < count:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    return messages
 
 
 def free_port() -> int:

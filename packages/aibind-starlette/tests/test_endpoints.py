@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from starlette.responses import StreamingResponse
-from support import DONE, USAGE, Model, asgi_client, expect_json
+from support import DONE, USAGE, Model, asgi_client, expect_json, saved_messages
 
 from aibind.core.durable import SourceItem
 from aibind.core.memory import MemoryConversationStore, MemoryStreamStore
@@ -23,13 +23,6 @@ from aibind.starlette.config import (
 )
 
 pytestmark = pytest.mark.timeout(20)
-
-
-async def history(store: MemoryConversationStore, session: str, count: int) -> list[Any]:
-    """The session's messages once it holds ``count`` (saving happens after the stream)."""
-    while len(messages := (await store.load(session)).messages) < count:  # noqa: ASYNC110
-        await asyncio.sleep(0.005)
-    return messages
 
 
 def texts(body: str) -> str:
@@ -151,7 +144,7 @@ async def test_conversation_history_window_and_saved_turns() -> None:
         for turn in range(3):
             body = {"prompt": f"q{turn}", "sessionId": "s1"}
             assert (await client.post("/__aibind__/stream", json=body)).status_code == 200
-            await history(conversations, "s1", 2 * (turn + 1))
+            await saved_messages(conversations, "s1", 2 * (turn + 1))
         # Without a sessionId nothing is loaded or saved.
         await client.post("/__aibind__/stream", json={"prompt": "lone"})
         await client.post("/__aibind__/stream", json={"prompt": "lone", "sessionId": ""})
@@ -170,7 +163,7 @@ async def test_conversation_history_window_and_saved_turns() -> None:
         {"role": "user", "content": "q2"},
     ]
     assert sent[3] == sent[4] == [{"role": "user", "content": "lone"}]
-    stored = await history(conversations, "s1", 6)
+    stored = await saved_messages(conversations, "s1", 6)
     assert len(stored) == 6
 
 
@@ -192,7 +185,7 @@ async def test_stopped_answer_is_saved_with_metadata_and_failed_one_is_not() -> 
         )
         response = await post
         assert response.text.endswith("event: stopped\ndata: \n\n" + DONE)
-        [user, assistant] = await history(conversations, "s", 2)
+        [user, assistant] = await saved_messages(conversations, "s", 2)
         chat = await conversations.load("s")
         assert (user, assistant) == (
             {"role": "user", "content": "tell me"},
@@ -230,7 +223,7 @@ async def test_two_turns_ending_together_are_both_saved() -> None:
                 for i in range(5)
             )
         )
-        stored = await history(conversations, "s", 10)
+        stored = await saved_messages(conversations, "s", 10)
     assert sorted(m["content"] for m in stored if m["role"] == "user") == [
         f"q{i}" for i in range(5)
     ]

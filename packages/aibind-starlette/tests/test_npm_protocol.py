@@ -4,13 +4,12 @@ the same model output, and the responses compared with what the npm StreamHandle
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from support import NPM, Model, asgi_client
+from support import NPM, Model, asgi_client, saved_messages
 
 from aibind.conformance.fixtures import npm_fixture_path
 from aibind.core.durable import SourceItem
@@ -65,12 +64,6 @@ def handler(conversations: MemoryConversationStore) -> StreamHandler:
     )
 
 
-async def wait_for_messages(store: MemoryConversationStore, session: str, count: int) -> list[Any]:
-    while len(messages := (await store.load(session)).messages) < count:  # noqa: ASYNC110
-        await asyncio.sleep(0.005)
-    return messages
-
-
 async def test_stream_resume_and_conversation_match_npm(
     handler: StreamHandler, conversations: MemoryConversationStore
 ) -> None:
@@ -83,14 +76,12 @@ async def test_stream_resume_and_conversation_match_npm(
         for after, npm in enumerate(NPM["resume"]):
             ours = await client.get(f"/__aibind__/stream/resume?id={stream_id}&after={after}")
             same_response(ours, npm, npm_id)
-        await wait_for_messages(conversations, "s1", 2)
+        await saved_messages(conversations, "s1", 2)
         second = await client.post(
             "/__aibind__/stream", json={"prompt": "again", "sessionId": "s1"}
         )
         same_response(second, NPM["second_turn"], NPM["second_turn"]["headers"]["x-stream-id"])
-        assert (
-            await wait_for_messages(conversations, "s1", 4) == (NPM["conversation_after_two_turns"])
-        )
+        assert await saved_messages(conversations, "s1", 4) == (NPM["conversation_after_two_turns"])
         for name in ("stop", "stop_unknown"):
             body = NPM[name]["request"] | {"id": stream_id if name == "stop" else "nope"}
             same_response(await client.post("/__aibind__/stream/stop", json=body), NPM[name])
