@@ -15,6 +15,8 @@ See ``docs/sqlite.md``.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.sqlite.adapters import (
     AiosqliteClient,
     ThreadedClient,
@@ -29,6 +31,9 @@ from aibind.sqlite.schema import schema_sql
 from aibind.sqlite.streams import SqliteStreamStore
 from aibind.sqlite.url import parse_sqlite_url
 
+__version__ = _distribution_version("aibind-sqlite")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "AiosqliteClient",
     "Row",
@@ -38,6 +43,7 @@ __all__ = [
     "SqliteStreamStore",
     "Statement",
     "ThreadedClient",
+    "__version__",
     "parse_sqlite_url",
     "schema_sql",
     "wrap_aiosqlite",
