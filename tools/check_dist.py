@@ -59,14 +59,14 @@ def check(folder: Path, out: Path) -> list[str]:
         with tarfile.open(sdist) as tf:
             members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
             pkg_info = tf.extractfile(f"{stem}/PKG-INFO")
-            meta = Parser().parsestr(pkg_info.read().decode()) if pkg_info else None
+            sdist_meta = Parser().parsestr(pkg_info.read().decode()) if pkg_info else None
         for required in ("pyproject.toml", "README.md", "CHANGELOG.md"):
             if required not in members:
                 problems.append(f"{sdist.name}: lacks {required}")
         for tree in ("src/", "tests/"):
             if not any(m.startswith(tree) for m in members):
                 problems.append(f"{sdist.name}: lacks {tree}")
-        if meta is None or (meta["Name"], meta["Version"]) != (name, version):
+        if sdist_meta is None or (sdist_meta["Name"], sdist_meta["Version"]) != (name, version):
             problems.append(f"{sdist.name}: PKG-INFO does not say {name} {version}")
     return problems
 

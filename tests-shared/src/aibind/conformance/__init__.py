@@ -9,6 +9,8 @@ See :mod:`aibind.conformance.base` for the fixtures a backend provides.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.conformance.base import (
     ConversationStoreFactory,
     RawConversations,
@@ -23,12 +25,16 @@ from aibind.conformance.streams_concurrency import StreamConcurrencyTests
 from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
 
+__version__ = _distribution_version("aibind-conformance")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "ConversationStoreConformance",
     "ConversationStoreFactory",
     "RawConversations",
     "StreamStoreConformance",
     "StreamStoreFactory",
+    "__version__",
     "collect",
     "new_id",
     "within",
