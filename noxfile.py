@@ -168,14 +168,16 @@ def tests_min(session: nox.Session, package: str) -> None:
     session.run("pytest", str(path / "tests"), *session.posargs)
 
 
-LINT_TARGETS = [*PACKAGES, "conformance"]
+TEMPLATE = PACKAGES_DIR / "aibind-_template"
+LINT_TARGETS = [*PACKAGES, "conformance", *(["template"] if TEMPLATE.is_dir() else [])]
 
 
 @nox.session
 @nox.parametrize("package", LINT_TARGETS)
 def lint(session: nox.Session, package: str) -> None:
     """ruff (lint + format check) and mypy --strict on one package's source and tests; the
-    ``conformance`` target covers tests-shared/, the noxfile, tools/ and bench/."""
+    ``conformance`` target covers tests-shared/, the noxfile, tools/ and bench/, the
+    ``template`` target packages/aibind-_template (so a copy starts lint-clean)."""
     if package == "conformance":
         # tools/ imports every package, the drivers of the docs snippets and the repository,
         # docs and build tools: type-check against all of them
@@ -186,7 +188,7 @@ def lint(session: nox.Session, package: str) -> None:
         paths = [str(CONFORMANCE), "noxfile.py", "tools", "bench"]
         typed = [str(CONFORMANCE / "src"), str(CONFORMANCE / "tests"), "tools"]
     else:
-        path = PACKAGES[package]
+        path = TEMPLATE if package == "template" else PACKAGES[package]
         _install_package(session, path, tests=True)
         paths = [str(path)]
         typed = [str(path / "src"), str(path / "tests")]
@@ -195,9 +197,8 @@ def lint(session: nox.Session, package: str) -> None:
     session.run("ruff", "format", "--check", *paths)
     # Every src folder on the path, so mypy resolves the aibind.* namespace from the tree
     # (and our core/types.py is never mistaken for the stdlib's types module).
-    mypy_path = ":".join(
-        [*(str(p / "src") for p in [*PACKAGES.values(), CONFORMANCE]), str(ROOT / "tools")]
-    )
+    sources = [*PACKAGES.values(), CONFORMANCE, *([TEMPLATE] if package == "template" else [])]
+    mypy_path = ":".join([*(str(p / "src") for p in sources), str(ROOT / "tools")])
     session.run("mypy", *typed, env={"MYPYPATH": mypy_path})
 
 

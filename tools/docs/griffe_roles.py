@@ -36,18 +36,37 @@ class SphinxRoles(griffe.Extension):
                 docstring.value = ROLE.sub(replace, docstring.value)
 
     @staticmethod
-    def _public(pkg: griffe.Module) -> dict[str, str]:
-        """Canonical path -> exported path, for every name in a leaf package's ``__all__``."""
+    def _documented(pkg: griffe.Module) -> list[griffe.Module]:
+        """The modules with pages, as tools/docs/gen_api.py decides: each leaf package, then
+        every public submodule (no ``_`` in its path) that declares ``__all__``."""
+        leaves = [m for m in pkg.modules.values() if not m.name.startswith("_")]
+        found = list(leaves)
+        todo = [m for leaf in leaves for m in leaf.modules.values()]
+        while todo:
+            module = todo.pop(0)
+            if module.name.startswith("_"):
+                continue
+            if module.exports is not None:
+                found.append(module)
+            todo += list(module.modules.values())
+        return found
+
+    def _public(self, pkg: griffe.Module) -> dict[str, str]:
+        """Canonical or module path -> the path whose page documents it, for every name in
+        the ``__all__`` of a documented module (a leaf package's page wins)."""
         mapping: dict[str, str] = {}
-        for leaf in pkg.modules.values():
-            mapping[leaf.path] = leaf.path
-            for name in leaf.exports or ():
-                member = leaf.members.get(name) if isinstance(name, str) else None
+        for module in self._documented(pkg):
+            mapping[module.path] = module.path
+            for name in module.exports or ():
+                if not isinstance(name, str) or name.startswith("_"):
+                    continue
+                member = module.members.get(name)
                 if member is None:
                     continue
-                target = member.target_path if isinstance(member, griffe.Alias) else member.path
-                mapping.setdefault(target, f"{leaf.path}.{name}")
-                mapping[f"{leaf.path}.{name}"] = f"{leaf.path}.{name}"
+                target = _canonical(member)
+                here = f"{module.path}.{name}"
+                mapping.setdefault(target, here)
+                mapping.setdefault(here, mapping[target])
         return mapping
 
     def _walk(self, obj: griffe.Object) -> list[griffe.Object]:
@@ -61,13 +80,17 @@ class SphinxRoles(griffe.Extension):
     def _resolve(self, obj: griffe.Object, target: str) -> str | None:
         """The full path of ``target`` as seen from ``obj``, or ``None``."""
         if target.startswith("aibind."):
-            return target
+            try:
+                found = _lookup(obj.package, target)
+            except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+                found = None
+            return found.path if found is not None else target
         head, _, rest = target.partition(".")
         scope: griffe.Object | None = obj if obj.is_class or obj.is_module else obj.parent
         while scope is not None:
             member = scope.members.get(head)
             if member is not None:
-                base = member.target_path if isinstance(member, griffe.Alias) else member.path
+                base = _canonical(member)
                 return f"{base}.{rest}" if rest else base
             scope = scope.parent
         return None
@@ -78,11 +101,12 @@ class SphinxRoles(griffe.Extension):
             return public[path]
         owner, _, member = path.rpartition(".")
         if owner in public and not member.startswith("_"):
+            # a documented member of a documented class (methods, properties, attributes)
             try:
-                obj = _lookup(pkg, path)
+                parent, obj = _lookup(pkg, owner), _lookup(pkg, path)
             except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
                 return None
-            if obj is not None and obj.docstring is not None:
+            if parent is not None and parent.is_class and obj is not None and obj.docstring:
                 return f"{public[owner]}.{member}"
         return None
 
@@ -107,3 +131,13 @@ def _lookup(pkg: griffe.Module, path: str) -> griffe.Object | None:
         if node.is_alias:
             node = node.final_target
     return node  # type: ignore[no-any-return]
+
+
+def _canonical(member: griffe.Object | griffe.Alias) -> str:
+    """Where ``member`` is defined, following a chain of re-exports to its end."""
+    if not isinstance(member, griffe.Alias):
+        return member.path
+    try:
+        return member.final_target.path
+    except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+        return member.target_path

@@ -134,6 +134,10 @@ def test_installed_versions_match_pyproject() -> None:
         assert module.__version__ == dist.pyproject["project"]["version"], dist.name
 
 
+RANGE = re.compile(r"aibind-core\s*[<>=~!][^\"'`\s,;]*(?:,\s*<[^\"'`\s;]*)?")
+"""A requirement on aibind-core written in prose or TOML (``aibind-core>=0.2,<0.3``)."""
+
+
 def test_no_stale_range_in_docs() -> None:
     """Docs show the current rule, not an old range such as ``>=0.1,<1``."""
     core = LOCAL["aibind-core"].pyproject["project"]["version"]
@@ -141,7 +145,5 @@ def test_no_stale_range_in_docs() -> None:
     pages = [ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")]
     pages += list((ROOT / "packages").glob("aibind-*/README.md"))
     for page in pages:
-        for found in re.findall(
-            r"aibind-core\s*[<>=~!][^\"'`\s,]*(?:,\s*<[^\"'`\s]*)?", page.read_text()
-        ):
+        for found in RANGE.findall(page.read_text()):
             assert found.replace(" ", "") == want, f"{page.relative_to(ROOT)} says {found!r}"
