@@ -208,7 +208,7 @@ def wheels(session: nox.Session) -> None:
     (plus PyPI for third-party deps) and check what it pulled, that it imports, and that no
     wheel ships ``aibind/__init__.py``."""
     session.install("uv", "packaging")
-    dist = ROOT / "dist"
+    dist = ROOT / "dist" / "wheels-check"  # beside, not over, the build session's dist/<name>/
     shutil.rmtree(dist, ignore_errors=True)
     for path in PACKAGES.values():
         session.run("uv", "build", "--wheel", "--out-dir", str(dist), str(path))
@@ -231,7 +231,9 @@ def build(session: nox.Session, package: str) -> None:
     out = ROOT / "dist" / name
     shutil.rmtree(out, ignore_errors=True)
     session.run("uv", "build", "--sdist", "--wheel", "--out-dir", str(out), str(path))
-    session.run("twine", "check", "--strict", *(str(p) for p in sorted(out.iterdir())))
+    (out / ".gitignore").unlink(missing_ok=True)  # uv's marker: the artifact holds dists only
+    files = sorted(str(p) for p in out.iterdir() if p.name.endswith((".whl", ".tar.gz")))
+    session.run("twine", "check", "--strict", *files)
     session.run("python", str(ROOT / "tools" / "check_dist.py"), str(path), str(out))
 
 

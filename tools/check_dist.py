@@ -2,7 +2,8 @@
 
 For the distribution in FOLDER and the files in OUT:
 
-* exactly one sdist and one wheel, both named for the distribution and the version in
+* exactly one sdist and one wheel and nothing else (the directory is the release artifact),
+  both named for the distribution and the version in
   FOLDER/pyproject.toml, and both with that name and version in their metadata;
 * the wheel ships ``py.typed`` and no ``aibind/__init__.py`` (it would shadow the other
   distributions of the PEP 420 namespace);
@@ -39,6 +40,9 @@ def check(folder: Path, out: Path) -> list[str]:
     sdists = sorted(out.glob("*.tar.gz"))
     wheels = sorted(out.glob("*.whl"))
     problems: list[str] = []
+    others = [p.name for p in out.iterdir() if p not in (*sdists, *wheels)]
+    if others:
+        problems.append(f"files other than the sdist and the wheel: {others}")
     if [p.name for p in sdists] != [f"{stem}.tar.gz"]:
         problems.append(f"expected one sdist {stem}.tar.gz, found {[p.name for p in sdists]}")
     if [p.name for p in wheels] != [f"{stem}-py3-none-any.whl"]:

@@ -114,7 +114,10 @@ def ci_passed(sha: str, repo: str, token: str | None) -> str:
         f"https://api.github.com/repos/{repo}/actions/workflows/ci.yml/runs"
         f"?head_sha={sha}&status=success&per_page=1"
     )
-    data = _get_json(url, token)
+    try:
+        data = _get_json(url, token)
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise Refused(f"could not read the ci runs of {sha} from the GitHub API: {exc}") from exc
     runs = data.get("workflow_runs", []) if isinstance(data, dict) else []
     if not runs:
         raise Refused(f"commit {sha} has no successful run of the ci workflow: release refused")
@@ -134,7 +137,11 @@ def on_pypi(name: str) -> set[str]:
 
 def deps_on_pypi(dist: Dist) -> str:
     """Resolve the requirements of ``dist`` from PyPI alone; return the resolution."""
-    if dist.version in on_pypi(dist.name):
+    try:
+        released = on_pypi(dist.name)
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise Refused(f"could not read {dist.name}'s releases from PyPI: {exc}") from exc
+    if dist.version in released:
         raise Refused(f"{dist.name} {dist.version} is already on PyPI")
     project = dist.pyproject["project"]
     requirements = list(project.get("dependencies", []))
@@ -235,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ci passed on {args.sha}: {url}")
         elif args.command == "deps-on-pypi":
             dist = find(args.package)
+            resolution = deps_on_pypi(dist)
             print(f"{dist.name} {dist.version} is not on PyPI yet; its requirements resolve:")
-            print(deps_on_pypi(dist))
+            print(resolution)
         else:
             for line in smoke(norm(args.package), args.version):
                 print(f"ok: {line}")
