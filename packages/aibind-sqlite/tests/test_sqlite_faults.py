@@ -157,3 +157,26 @@ async def test_no_raw_driver_error_reaches_the_caller(tmp_path: Path) -> None:
         for call in (store.create("s"), store.get_status("s"), store.stop("s")):
             with pytest.raises(AibindError):
                 await asyncio.wait_for(call, 10)
+
+
+async def test_failed_open_prints_one_typed_error_and_nothing_else(tmp_path: Path) -> None:
+    """The CLI on an unopenable file: one line, the typed error; no traceback, and no
+    'Event loop is closed' from a driver thread afterwards (issue #7 item 16)."""
+    url = f"sqlite:///{tmp_path / 'missing' / 'x.db'}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aibind.core.cli",
+        "status",
+        url,
+        "s1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aibind: error: cannot open the SQLite database")
+    assert "does not exist" in lines[0]
+    assert out == b""

@@ -30,6 +30,7 @@ from aibind.conformance.streams_capabilities import StreamCapabilityTests
 from aibind.conformance.streams_concurrency import StreamConcurrencyTests
 from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
+from aibind.conformance.streams_model import StreamModelTests
 
 __version__ = _distribution_version("aibind-conformance")
 """The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
@@ -58,6 +59,7 @@ class StreamStoreConformance(
     StreamConcurrencyTests,
     StreamCapabilityTests,
     StreamStoreLifecycleTests,
+    StreamModelTests,
 ):
     """Every stream-store conformance case. Subclass it, set ``push``, ``capabilities`` and
     ``expiry`` and override the ``make_store`` fixture (see :mod:`aibind.conformance.base`)."""
