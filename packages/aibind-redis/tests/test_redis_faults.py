@@ -378,12 +378,6 @@ async def test_followers_cancelled_while_subscribing_leave_no_server_subscriptio
     await store.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #7 item 2: Notifier.subscribe (core notify.py, the lead's fix) keeps the "
-    "registration of a follower cancelled while it waits for another follower's in-flight "
-    "subscription; the Redis side leaves nothing subscribed (test above)",
-)
 async def test_followers_cancelled_while_subscribing_leave_no_notifier_subscription(
     own_redis: RedisProcess,
 ) -> None:

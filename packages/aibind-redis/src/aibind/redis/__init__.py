@@ -4,6 +4,8 @@ transport with consumer groups). See ``docs/redis.md``."""
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.redis.backend import open_redis_stores
 from aibind.redis.client import RedisClient
 from aibind.redis.conversations import RedisConversationStore
@@ -16,6 +18,9 @@ from aibind.redis.transport import (
     StreamEvent,
 )
 
+__version__ = _distribution_version("aibind-redis")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "ClaimedEvents",
     "CorruptEvent",
@@ -26,5 +31,6 @@ __all__ = [
     "RedisStreamTransport",
     "StreamEvent",
     "TransportError",
+    "__version__",
     "open_redis_stores",
 ]

@@ -80,7 +80,7 @@ class Script:
             the script's reply as the driver decodes it.
 
         Raises:
-            whatever the driver raises (callers translate it).
+            Exception: whatever the driver raises (callers translate it).
         """
         once = self.write and supports_once(client)
         try:
