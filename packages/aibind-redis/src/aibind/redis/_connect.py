@@ -154,14 +154,21 @@ def _read_retry() -> Any:
     writes are sent exactly once (:mod:`aibind.redis._once`). Timeouts are not retried (a
     frozen server would only make the caller wait longer)."""
     from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.backoff import EqualJitterBackoff
     from redis.exceptions import ConnectionError as DriverConnectionError
 
     return Retry(
-        ExponentialWithJitterBackoff(cap=0.5, base=0.05),
+        EqualJitterBackoff(cap=0.5, base=0.05),
         3,
         supported_errors=(DriverConnectionError,),
     )
+
+
+def _retry_options() -> dict[str, Any]:
+    """``retry`` plus ``retry_on_error`` (redis-py < 6 retries only the errors listed there)."""
+    from redis.exceptions import ConnectionError as DriverConnectionError
+
+    return {"retry": _read_retry(), "retry_on_error": [DriverConnectionError]}
 
 
 def _unavailable(exc: Exception, url: str) -> Exception:
@@ -218,7 +225,7 @@ def open_redis_client(url: str, options: dict[str, Any]) -> Owned[Any]:
 
         return Owned(client, open=open_cluster, close=client.aclose)
     pool = redis.asyncio.BlockingConnectionPool.from_url(
-        url, max_connections=size, timeout=timeout, retry=_read_retry(), **_timeouts()
+        url, max_connections=size, timeout=timeout, **_retry_options(), **_timeouts()
     )
     standalone = redis.asyncio.Redis(connection_pool=pool)
 

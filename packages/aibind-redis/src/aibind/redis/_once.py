@@ -91,10 +91,15 @@ async def _checkout(pool: Any, command: str) -> Any:
 
 async def _fresh(conn: Any) -> None:
     """Drop a pooled connection the server closed meanwhile (EOF or unread bytes), so the
-    command goes out on a new one: a restart leaves every pooled socket dead, and redis-py 8
-    skips this check at checkout when its maintenance notifications are on (their default),
-    counting on its retry, which a write sent once does not have."""
+    command goes out on a new one: a restart leaves every pooled socket dead, and redis-py
+    relies on its retry to notice (redis-py 8 skips its checkout check while maintenance
+    notifications are on, older versions read EOF as "no data"), which a write sent once
+    does not have. The EOF test reads the connection's ``asyncio.StreamReader``."""
     if not getattr(conn, "is_connected", False):
+        return
+    reader = getattr(conn, "_reader", None)
+    if reader is not None and reader.at_eof():
+        await conn.disconnect()
         return
     check = getattr(conn, "can_read", None) or conn.can_read_destructive  # redis-py 8 / older
     try:

@@ -11,6 +11,7 @@ npm package). Every public method comes from :class:`aibind.core.kit.StreamStore
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -44,6 +45,8 @@ _MGET_BATCH = 1000
 
 T = TypeVar("T")
 
+_LOST_CANCEL_DETECTABLE = sys.version_info[:2] == (3, 11)
+
 
 def _cancel_if_lost() -> None:
     """Raise the ``CancelledError`` a driver call swallowed.
@@ -51,13 +54,14 @@ def _cancel_if_lost() -> None:
     redis-py 8 sends each command under ``asyncio.wait_for`` (its socket timeout), which on
     Python < 3.12 returns the result when the task is cancelled as the result lands: the
     cancellation is lost and a cancelled follower would go on following. On Python 3.11 the
-    task still counts the request (``Task.cancelling()``), so it is raised here; Python 3.10
-    keeps no trace of it.
+    task still counts the request (``Task.cancelling()``), so it is raised here. Python 3.12
+    fixed ``wait_for``; Python 3.10 keeps no reliable trace of the request (tasks there have
+    no ``cancelling()``, and the backported one is not decremented by ``async_timeout``).
     """
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    if cancelling is not None and cancelling():
-        raise asyncio.CancelledError
+    if _LOST_CANCEL_DETECTABLE:
+        cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+        if cancelling is not None and cancelling():
+            raise asyncio.CancelledError
 
 
 class RedisStreamStore(StreamStoreBase):
