@@ -255,6 +255,7 @@ async def test_cluster_appends_and_creates_from_new_clients_are_exactly_once(
         for s, c in ((creating, creator), (store, client)):
             await s.aclose()
             await c.aclose()
+    print(f"cluster: 20 rounds x 50 appends, {len(doubled)} streams with more than one chunk")
     assert doubled == []
     await setup.aclose()
     await setup.client.aclose()  # type: ignore[attr-defined]
@@ -276,19 +277,27 @@ async def test_restart_while_producing_and_following(own_redis: RedisProcess) ->
     restarted = asyncio.Event()
 
     async def append_acknowledged(seq: int) -> None:
-        # retry until acknowledged; after a lost connection a read tells whether it landed
+        # Retry until acknowledged. A refused connection sent nothing: try again. A connection
+        # lost (or timed out) after sending may have applied the append: a read tells which.
         while True:
             try:
                 assert await producer.append(sid, f"c{seq}") == seq
                 return
+            except BackendUnavailableError:
+                await asyncio.sleep(0.05)
+                continue
             except TRANSIENT_ERRORS:
+                pass
+            while True:
                 await asyncio.sleep(0.05)
                 try:
                     status = await producer.get_status(sid)
+                    break
                 except TRANSIENT_ERRORS:
                     continue
-                if status is not None and status.total_chunks >= seq:
-                    return
+            assert status is not None
+            if status.total_chunks >= seq:
+                return
 
     async def produce() -> None:
         for seq in range(1, total + 1):
@@ -306,7 +315,9 @@ async def test_restart_while_producing_and_following(own_redis: RedisProcess) ->
     await within(asyncio.gather(produce(), restart()), 60)
     assert restarted.is_set()
     expected = [StreamChunk(seq, f"c{seq}") for seq in range(1, total + 1)]
-    for got in await within(asyncio.gather(*followers), 60):
+    results = await within(asyncio.gather(*followers), 60)
+    print(f"restart: followers got {[len(r) for r in results]} chunks of {total}")
+    for got in results:
         assert got == expected
     for store in (producer, readers):
         await store.aclose()
@@ -372,7 +383,9 @@ async def test_followers_cancelled_while_subscribing_leave_no_server_subscriptio
     own_redis: RedisProcess, admin: redis.asyncio.Redis
 ) -> None:
     store, sid = await _cancel_during_subscription(own_redis)
-    assert await _numsub(admin, f"aibind:stream:{sid}:notify") == 0
+    numsub = await _numsub(admin, f"aibind:stream:{sid}:notify")
+    print(f"100 followers cancelled while subscribing: PUBSUB NUMSUB {numsub}")
+    assert numsub == 0
     assert store._subscriber is not None
     assert store._subscriber.channels() == 0
     await store.aclose()
@@ -383,7 +396,9 @@ async def test_followers_cancelled_while_subscribing_leave_no_notifier_subscript
 ) -> None:
     store, _ = await _cancel_during_subscription(own_redis)
     try:
-        assert store._notifier.subscriber_count() == 0
+        count = store._notifier.subscriber_count()
+        print(f"100 followers cancelled while subscribing: {count} notifier subscriptions")
+        assert count == 0
     finally:
         await store.aclose()
 
@@ -406,6 +421,7 @@ async def test_five_hundred_idle_followers_cancelled_at_once_end_within_two_seco
         follower.cancel()
     done, pending = await asyncio.wait(followers, timeout=2.0)
     elapsed = time.monotonic() - started
+    print(f"500 idle followers cancelled: {len(done)} ended in {elapsed:.3f} s")
     assert not pending, f"{len(pending)} of 500 followers still running after 2 s"
     assert all(f.cancelled() for f in done)
     assert elapsed < 2.0
