@@ -120,7 +120,11 @@ async def pool_of_one(postgres_server: Server) -> AsyncIterator[asyncpg.Pool[Any
     try:
         yield pool
     finally:
-        await pool.close()
+        try:
+            await asyncio.wait_for(pool.close(), 5)
+        except asyncio.TimeoutError:  # a connection never given back: fail, do not hang
+            pool.terminate()
+            raise
 
 
 async def test_asyncpg_pool_of_one_does_not_hang(
