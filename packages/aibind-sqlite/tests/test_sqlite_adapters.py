@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import HAS_LIBSQL, raw_rows
+from sqlite_helpers import HAS_LIBSQL, make_db, open_aiosqlite, raw_rows
 
-from aibind.core.errors import StoreClosedError
+from aibind.core.errors import BackendTimeoutError, StoreClosedError
 from aibind.core.types import StreamStatus
 from aibind.sqlite import (
     SqliteClient,
@@ -23,14 +23,6 @@ from aibind.sqlite import (
     wrap_libsql,
     wrap_sqlite3,
 )
-from aibind.sqlite.url import open_database
-
-
-def _db(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.executescript(schema_sql())
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
 
 
 def test_sqlite3_connection_bound_to_another_thread_is_refused(tmp_path: Path) -> None:
@@ -48,7 +40,7 @@ def test_unknown_client_type_is_refused() -> None:
 
 
 async def test_adapters_satisfy_the_protocol(tmp_path: Path) -> None:
-    _db(tmp_path / "p.db")
+    make_db(tmp_path / "p.db")
     client = wrap_sqlite3(sqlite3.connect(tmp_path / "p.db", check_same_thread=False))
     assert isinstance(client, SqliteClient)
     assert [tuple(r) for r in await client.execute("SELECT ? + 1", (1,))] == [(2,)]
@@ -57,7 +49,7 @@ async def test_adapters_satisfy_the_protocol(tmp_path: Path) -> None:
 
 async def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
-    _db(path)
+    make_db(path)
     conn = sqlite3.connect(path, check_same_thread=False)
     client = wrap_sqlite3(conn)
     insert = "INSERT INTO aibind_stream_status (id, expires_at) VALUES (?, 0)"
@@ -80,7 +72,7 @@ async def test_driver_errors_are_wrapped_and_nothing_is_stored(tmp_path: Path) -
         + schema_sql().split(";", 1)[1]
     )
     conn.close()
-    store = SqliteStreamStore(await open_database(str(path)))
+    store = SqliteStreamStore(await open_aiosqlite(str(path)))
     try:
         await store.create("s")
         await store.append("s", "ok")
@@ -95,9 +87,22 @@ async def test_driver_errors_are_wrapped_and_nothing_is_stored(tmp_path: Path) -
         await store.client.connection.close()  # type: ignore[attr-defined]
 
 
+async def test_aiosqlite_connection_is_wrapped_and_left_open(tmp_path: Path) -> None:
+    path = tmp_path / "aio.db"
+    make_db(path)
+    conn = await open_aiosqlite(str(path))
+    async with SqliteStreamStore(conn) as store:
+        await store.create("s")
+        assert await store.append("s", "x") == 1
+    assert [
+        tuple(r) for r in await conn.execute_fetchall("SELECT count(*) FROM aibind_stream_chunks")
+    ] == [(1,)]
+    await conn.close()
+
+
 async def test_busy_database_is_retried(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
-    _db(path)
+    make_db(path)
     holder = sqlite3.connect(path, isolation_level=None)
     # timeout=0: SQLite's own busy handler gives up at once, so only the adapter retries
     conn = sqlite3.connect(path, check_same_thread=False, timeout=0)
@@ -114,16 +119,17 @@ async def test_busy_database_is_retried(tmp_path: Path) -> None:
     holder.close()
 
 
-async def test_busy_past_the_timeout_raises_sqlite_error(tmp_path: Path) -> None:
+async def test_busy_past_the_timeout_raises_a_timeout(tmp_path: Path) -> None:
     path = tmp_path / "busy2.db"
-    _db(path)
+    make_db(path)
     holder = sqlite3.connect(path, isolation_level=None)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=0)
     client = wrap_sqlite3(conn, busy_timeout=0.2)
     store = SqliteStreamStore(client)
     holder.execute("BEGIN IMMEDIATE")
-    with pytest.raises(SqliteError, match="locked"):
+    with pytest.raises(BackendTimeoutError, match="locked") as info:
         await store.create("s")
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     holder.execute("ROLLBACK")
     await store.create("s")
     await client.aclose()
@@ -133,7 +139,7 @@ async def test_busy_past_the_timeout_raises_sqlite_error(tmp_path: Path) -> None
 
 async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    _db(path)
+    make_db(path)
     conn = sqlite3.connect(path, check_same_thread=False)
     stores = [SqliteStreamStore(conn), SqliteStreamStore(conn)]
     await stores[0].create("s")
@@ -157,7 +163,7 @@ async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None
 async def test_libsql_adapter(tmp_path: Path) -> None:
     libsql = importlib.import_module("libsql")
     path = tmp_path / "libsql.db"
-    _db(path)
+    make_db(path)
     conn = libsql.connect(str(path))
     client = wrap_libsql(conn)
     store = SqliteStreamStore(client)
@@ -177,7 +183,7 @@ async def test_libsql_busy_wait_does_not_stall_the_lock_holder(tmp_path: Path) -
     # could not commit until that wait failed; the adapter must turn the native wait off.
     libsql = importlib.import_module("libsql")
     path = tmp_path / "libsql-busy.db"
-    _db(path)
+    make_db(path)
     conn = libsql.connect(str(path))
     client = wrap_libsql(conn, busy_timeout=3.0)
     assert conn.execute("PRAGMA busy_timeout").fetchall() == [(0,)]

@@ -9,6 +9,8 @@ See :mod:`aibind.conformance.base` for the fixtures a backend provides.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.conformance.base import (
     Closer,
     ConversationBuilder,
@@ -28,6 +30,10 @@ from aibind.conformance.streams_capabilities import StreamCapabilityTests
 from aibind.conformance.streams_concurrency import StreamConcurrencyTests
 from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
+from aibind.conformance.streams_model import StreamModelTests
+
+__version__ = _distribution_version("aibind-conformance")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
 
 __all__ = [
     "Closer",
@@ -38,6 +44,7 @@ __all__ = [
     "StreamBuilder",
     "StreamStoreConformance",
     "StreamStoreFactory",
+    "__version__",
     "collect",
     "conversation_factory",
     "new_id",
@@ -52,6 +59,7 @@ class StreamStoreConformance(
     StreamConcurrencyTests,
     StreamCapabilityTests,
     StreamStoreLifecycleTests,
+    StreamModelTests,
 ):
     """Every stream-store conformance case. Subclass it, set ``push``, ``capabilities`` and
     ``expiry`` and override the ``make_store`` fixture (see :mod:`aibind.conformance.base`)."""

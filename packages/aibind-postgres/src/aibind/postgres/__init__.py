@@ -14,6 +14,8 @@ Importing this package needs no driver; install ``aibind-postgres[psycopg]`` or
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.postgres._schema import schema_sql
 from aibind.postgres.backend import open_postgres_stores
 from aibind.postgres.client import PostgresClient, SupportsListen, wrap_asyncpg, wrap_psycopg
@@ -21,12 +23,16 @@ from aibind.postgres.conversations import PostgresConversationStore
 from aibind.postgres.errors import DatabaseError
 from aibind.postgres.streams import PostgresStreamStore
 
+__version__ = _distribution_version("aibind-postgres")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "DatabaseError",
     "PostgresClient",
     "PostgresConversationStore",
     "PostgresStreamStore",
     "SupportsListen",
+    "__version__",
     "open_postgres_stores",
     "schema_sql",
     "wrap_asyncpg",
