@@ -1,6 +1,8 @@
-"""The conformance suite against real PostgreSQL: through psycopg and asyncpg, each through a
-caller's pool and a caller's single connection, and through ``from_url`` (a pool the store
-owns). SQL streams expire through ``cleanup()`` only (``expiry = "cleanup"``)."""
+"""The conformance suite against real PostgreSQL. Streams: through psycopg and asyncpg, each
+through a caller's pool and a caller's single connection, and through ``from_url`` (a pool the
+store owns); SQL streams expire through ``cleanup()`` only (``expiry = "cleanup"``).
+Conversations (the kit's shared core over three one-statement hooks): through both drivers'
+pools and ``from_url``."""
 
 from __future__ import annotations
 
@@ -127,16 +129,8 @@ class TestPsycopgPoolConversations(_PostgresConversations):
     kind = "psycopg-pool"
 
 
-class TestPsycopgConnectionConversations(_PostgresConversations):
-    kind = "psycopg-conn"
-
-
 class TestAsyncpgPoolConversations(_PostgresConversations):
     kind = "asyncpg-pool"
-
-
-class TestAsyncpgConnectionConversations(_PostgresConversations):
-    kind = "asyncpg-conn"
 
 
 class TestFromUrlConversations(_PostgresConversations):

@@ -65,7 +65,7 @@ class ListenHandle(Protocol):
         connection; the store unlistens while it has no follower.
 
         Raises:
-            the driver's error if the connection is broken.
+            Exception: the driver's error if the connection is broken.
         """
         ...
 
