@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import inspect
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aibind.core.errors import MissingDriverError
 from aibind.postgres._errors import connect_error
@@ -61,6 +61,11 @@ class PsycopgClient:
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows as tuples (``[]`` when it has none). Raises
         the driver's errors unchanged."""
+        if sys.version_info >= (3, 12):
+            return await self._query(sql, params)
+        return await _keep_cancellation(self._query(sql, params))
+
+    async def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         target = self.target
         if isinstance(target, psycopg.AsyncConnection):
             if target.autocommit:
@@ -68,10 +73,14 @@ class PsycopgClient:
             # One transaction per call; calls from concurrent tasks must not interleave.
             async with connection_lock(target), target.transaction():
                 return await _execute(target, sql, params)
-        if sys.version_info >= (3, 12):
-            async with target.connection() as conn:
-                return await _execute_pooled(conn, sql, params)
-        return await _query_pool_guarded(target, sql, params)
+        async with target.connection() as conn:
+            if conn.autocommit:
+                return await _execute(conn, sql, params)
+            await conn.set_autocommit(True)
+            try:
+                return await _execute(conn, sql, params)
+            finally:
+                await conn.set_autocommit(False)
 
     async def _listen_params(self) -> tuple[str, dict[str, Any]]:
         if self._listen_conninfo is not None:
@@ -109,56 +118,39 @@ class PsycopgClient:
         return listen
 
 
-async def _execute_pooled(
-    conn: AnyConnection, sql: str, params: Sequence[object]
-) -> list[tuple[Any, ...]]:
-    if conn.autocommit:
-        return await _execute(conn, sql, params)
-    await conn.set_autocommit(True)
-    try:
-        return await _execute(conn, sql, params)
-    finally:
-        await conn.set_autocommit(False)
+T = TypeVar("T")
 
 
-async def _query_pool_guarded(
-    pool: AsyncConnectionPool[Any], sql: str, params: Sequence[object]
-) -> list[tuple[Any, ...]]:
-    """A pooled query on Python < 3.12, where psycopg_pool waits for a free connection with
-    ``asyncio.wait_for``, which loses a cancellation that arrives as the connection is handed
-    over (the caller then runs on: a cancelled follower that never ends, issue #7 item 17).
-    Python 3.11 tells by the task's ``cancelling()`` count; 3.10 waits for the connection in
-    a task of its own, through ``asyncio.wait`` (which never loses the caller's cancellation),
-    and gives back a connection obtained after all."""
-    task = asyncio.current_task()
-    if sys.version_info >= (3, 11) and task is not None:
-        before = task.cancelling()
-        async with pool.connection() as conn:
-            if task.cancelling() > before:
-                raise asyncio.CancelledError  # requested while we waited, then swallowed
-            return await _execute_pooled(conn, sql, params)
-    getconn = asyncio.ensure_future(pool.getconn())
+async def _keep_cancellation(call: Coroutine[Any, Any, T]) -> T:
+    """Await ``call`` without losing the caller's cancellation (Python < 3.12).
+
+    psycopg_pool waits for a free connection, and older psycopg (3.2.1, our floor) for the server's
+    answer, with ``asyncio.wait_for``, which before Python 3.12 returns normally when the
+    awaited thing completes in the same loop iteration as the caller's ``cancel()``: the
+    caller then runs on (a cancelled follower that never ends, issue #7 item 17). Python 3.11
+    tells by the task's ``cancelling()`` count, and the cancellation is raised after the call;
+    3.10 awaits the call in a task of its own through ``asyncio.wait``, which never swallows the
+    caller's cancellation, and cancels that task (its connection goes back to the pool)."""
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        before = task.cancelling() if task is not None else 0
+        result = await call
+        if task is not None and task.cancelling() > before:
+            raise asyncio.CancelledError  # requested during the call, then swallowed
+        return result
+    inner = asyncio.ensure_future(call)
     try:
-        await asyncio.wait([getconn])
+        await asyncio.wait([inner])
     except asyncio.CancelledError:
-        getconn.cancel()
-        getconn.add_done_callback(lambda done: _give_back(pool, done))
+        inner.cancel()
+        inner.add_done_callback(_retrieved)  # its outcome concerns nobody any more
         raise
-    conn = getconn.result()
-    try:
-        return await _execute_pooled(conn, sql, params)
-    finally:
-        await pool.putconn(conn)
+    return inner.result()
 
 
-_returning: set[asyncio.Task[None]] = set()
-
-
-def _give_back(pool: AsyncConnectionPool[Any], getconn: asyncio.Future[Any]) -> None:
-    if not getconn.cancelled() and getconn.exception() is None:
-        task = asyncio.get_running_loop().create_task(pool.putconn(getconn.result()))
-        _returning.add(task)  # a strong reference until it is done
-        task.add_done_callback(_returning.discard)
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _resolve(value: Any) -> Any:
