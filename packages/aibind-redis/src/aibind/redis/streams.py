@@ -10,8 +10,6 @@ npm package). Every public method comes from :class:`aibind.core.kit.StreamStore
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -29,6 +27,7 @@ from aibind.core.kit import (
 from aibind.core.notify import Notifier
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
 from aibind.redis import _scripts as scripts
+from aibind.redis._cancel import keep_cancellation
 from aibind.redis._codec import parse_chunks, parse_status
 from aibind.redis._connect import REDIS_CLIENT
 from aibind.redis._errors import translate
@@ -44,24 +43,6 @@ _MGET_BATCH = 1000
 """Status keys per ``MGET`` of one sweep (all batches go in one pipeline)."""
 
 T = TypeVar("T")
-
-_LOST_CANCEL_DETECTABLE = sys.version_info[:2] == (3, 11)
-
-
-def _cancel_if_lost() -> None:
-    """Raise the ``CancelledError`` a driver call swallowed.
-
-    redis-py 8 sends each command under ``asyncio.wait_for`` (its socket timeout), which on
-    Python < 3.12 returns the result when the task is cancelled as the result lands: the
-    cancellation is lost and a cancelled follower would go on following. On Python 3.11 the
-    task still counts the request (``Task.cancelling()``), so it is raised here. Python 3.12
-    fixed ``wait_for``; Python 3.10 keeps no reliable trace of the request (tasks there have
-    no ``cancelling()``, and the backported one is not decremented by ``async_timeout``).
-    """
-    if _LOST_CANCEL_DETECTABLE:
-        cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
-        if cancelling is not None and cancelling():
-            raise asyncio.CancelledError
 
 
 class RedisStreamStore(StreamStoreBase):
@@ -164,9 +145,7 @@ class RedisStreamStore(StreamStoreBase):
         return translate(exc)
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
-        result = await super()._call(awaitable)
-        _cancel_if_lost()
-        return result
+        return await keep_cancellation(super()._call(awaitable))
 
     async def _on_first(self, stream_id: str) -> None:
         if self._subscriber is not None:
@@ -256,6 +235,14 @@ class RedisStreamStore(StreamStoreBase):
         (batches of 1,000 keys in one pipeline), or in cluster mode one pipeline of ``GET``s,
         which redis-py sends as one batch per node."""
         keys = [self._keys.status(i) for i in stream_ids]
+        values = await keep_cancellation(self._status_values(keys))
+        return {
+            sid: bytes(v) if isinstance(v, (bytearray, memoryview)) else v
+            for sid, v in zip(stream_ids, values, strict=False)
+            if v is not None
+        }
+
+    async def _status_values(self, keys: list[str]) -> list[Any]:
         client = self._client
         if self.cluster or (
             len(keys) > _MGET_BATCH and callable(getattr(client, "pipeline", None))
@@ -264,17 +251,11 @@ class RedisStreamStore(StreamStoreBase):
             if self.cluster:
                 for key in keys:
                     pipe.get(key)
-                values = await pipe.execute()
-            else:
-                for start in range(0, len(keys), _MGET_BATCH):
-                    pipe.mget(keys[start : start + _MGET_BATCH])
-                values = [v for batch in await pipe.execute() for v in batch]
-        else:
-            values = []
+                return list(await pipe.execute())
             for start in range(0, len(keys), _MGET_BATCH):
-                values.extend(await client.mget(keys[start : start + _MGET_BATCH]))
-        return {
-            sid: bytes(v) if isinstance(v, (bytearray, memoryview)) else v
-            for sid, v in zip(stream_ids, values, strict=False)
-            if v is not None
-        }
+                pipe.mget(keys[start : start + _MGET_BATCH])
+            return [v for batch in await pipe.execute() for v in batch]
+        values: list[Any] = []
+        for start in range(0, len(keys), _MGET_BATCH):
+            values.extend(await client.mget(keys[start : start + _MGET_BATCH]))
+        return values
