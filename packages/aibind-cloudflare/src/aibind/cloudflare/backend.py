@@ -1,0 +1,81 @@
+"""The ``d1`` URL scheme of the backend registry (``aibind.backends`` entry point): streams and
+conversations in a D1 database (conversations optionally in KV) over Cloudflare's REST API, so
+``open_stores("d1://...")``, ``aibind demo --url d1://...``, ``aibind status`` and
+``aibind tail`` work from any Python process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aibind.cloudflare.d1_http import D1HttpClient
+from aibind.cloudflare.kv import KVConversationStore
+from aibind.cloudflare.kv_http import KVHttpClient
+from aibind.cloudflare.url import parse_d1_url
+from aibind.core.protocols import ConversationStore
+from aibind.core.registry import Stores
+from aibind.sqlite.conversations import SqliteConversationStore
+from aibind.sqlite.streams import SqliteStreamStore
+
+__all__ = ["HTTP_POLL_INTERVAL", "open_d1_stores"]
+
+HTTP_POLL_INTERVAL = 1.0
+"""Default ``poll_interval`` (seconds) of the stream store over HTTP: a follower of a stream
+written by another process re-reads it this often, one API request each time, against
+Cloudflare's 1,200 requests per 5 minutes per token. Writes through the same store reach its
+followers at once."""
+
+
+@asynccontextmanager
+async def open_d1_stores(
+    url: str,
+    *,
+    stream_options: Mapping[str, Any] | None = None,
+    conversation_options: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Stores]:
+    """Open one HTTP connection pool for ``url`` and yield a
+    :class:`~aibind.sqlite.SqliteStreamStore` on the D1 database and a conversation store: a
+    :class:`~aibind.cloudflare.KVConversationStore` when the URL names ``kv_namespace``, else a
+    :class:`~aibind.sqlite.SqliteConversationStore` on the same D1 database. Everything is
+    closed on exit. Tables are not created: call ``setup()`` (or ``aibind setup URL``).
+
+    The token comes from ``CLOUDFLARE_API_TOKEN``, the base URL from ``CLOUDFLARE_BASE_URL``
+    (default ``https://api.cloudflare.com/client/v4``).
+
+    Args:
+        url: ``d1://<account_id>/<database_id>[?kv_namespace=<namespace_id>]``.
+        stream_options: keyword options of :class:`~aibind.sqlite.SqliteStreamStore`
+            (``poll_interval`` defaults to :data:`HTTP_POLL_INTERVAL` here).
+        conversation_options: keyword options of the conversation store.
+
+    Raises:
+        TypeError, ValueError: a malformed URL or option, or no API token.
+    """
+    target = parse_d1_url(url)
+    d1 = D1HttpClient(target.account_id, target.database_id)
+    streams: SqliteStreamStore | None = None
+    conversations: ConversationStore | None = None
+    try:
+        options = {"poll_interval": HTTP_POLL_INTERVAL, **dict(stream_options or {})}
+        streams = SqliteStreamStore(d1, **options)
+        conv_options = dict(conversation_options or {})
+        if target.kv_namespace is not None:
+            kv = KVHttpClient(
+                target.account_id,
+                target.kv_namespace,
+                base_url=d1.base_url,
+                http_client=d1.http_client,
+            )
+            conversations = KVConversationStore(kv, **conv_options)
+        else:
+            conversations = SqliteConversationStore(d1, **conv_options)
+        yield Stores(streams=streams, conversations=conversations, url=url)
+    finally:
+        try:
+            if streams is not None:
+                await streams.aclose()
+            if conversations is not None:
+                await conversations.aclose()
+        finally:
+            await d1.aclose()
