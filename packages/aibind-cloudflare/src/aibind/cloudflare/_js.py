@@ -10,19 +10,19 @@ is not converted implicitly (``to_js`` does it, ``Object.fromEntries`` for plain
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
-__all__ = ["ffi", "is_js_proxy", "plain", "require_ffi"]
+__all__ = ["ffi", "is_js_proxy", "js_global", "plain", "require_ffi"]
 
 
 def ffi() -> ModuleType | None:
     """``pyodide.ffi``, or ``None`` outside Pyodide."""
     try:
-        import pyodide.ffi
+        return importlib.import_module("pyodide.ffi")
     except ImportError:
         return None
-    return pyodide.ffi
 
 
 def require_ffi(what: str) -> ModuleType:
@@ -41,6 +41,11 @@ def require_ffi(what: str) -> ModuleType:
     if not hasattr(module, "jsnull"):
         raise TypeError(f"{what} needs Pyodide 0.28 or later (pyodide.ffi.jsnull)")
     return module
+
+
+def js_global() -> ModuleType:
+    """The ``js`` module (JavaScript's global scope); exists wherever ``pyodide.ffi`` does."""
+    return importlib.import_module("js")
 
 
 def is_js_proxy(obj: object) -> bool:

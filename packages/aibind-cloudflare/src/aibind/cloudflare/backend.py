@@ -13,7 +13,6 @@ from aibind.cloudflare.d1_http import D1HttpClient
 from aibind.cloudflare.kv import KVConversationStore
 from aibind.cloudflare.kv_http import KVHttpClient
 from aibind.cloudflare.url import parse_d1_url
-from aibind.core.protocols import ConversationStore
 from aibind.core.registry import Stores
 from aibind.sqlite.conversations import SqliteConversationStore
 from aibind.sqlite.streams import SqliteStreamStore
@@ -55,7 +54,7 @@ async def open_d1_stores(
     target = parse_d1_url(url)
     d1 = D1HttpClient(target.account_id, target.database_id)
     streams: SqliteStreamStore | None = None
-    conversations: ConversationStore | None = None
+    conversations: KVConversationStore | SqliteConversationStore | None = None
     try:
         options = {"poll_interval": HTTP_POLL_INTERVAL, **dict(stream_options or {})}
         streams = SqliteStreamStore(d1, **options)

@@ -104,9 +104,7 @@ class D1BindingClient:
             if not prepared:
                 return []
             # a raw binding needs a JS array (a Python list is not converted implicitly)
-            results = await self.binding.batch(
-                self._ffi.to_js(prepared) if self.raw else prepared
-            )
+            results = await self.binding.batch(self._ffi.to_js(prepared) if self.raw else prepared)
             return [self._rows(result) for result in results]
         except self._js_exception as exc:
             raise translate_d1_message(str(exc)) from exc

@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from aibind.cloudflare._js import is_js_proxy, require_ffi
+from aibind.cloudflare._js import is_js_proxy, js_global, require_ffi
 from aibind.cloudflare._values import check_kv_key, check_kv_ttl
 from aibind.cloudflare.errors import CloudflareError
 from aibind.cloudflare.kv_http import KVHttpClient
@@ -30,13 +30,13 @@ class _BindingKV:
     ``Object.fromEntries``, ``null`` is ``jsnull``) or the SDK's wrapper (Python values)."""
 
     def __init__(self, binding: Any) -> None:
-        ffi = require_ffi("KVConversationStore")
         for method in ("get", "put", "delete"):
             if not callable(getattr(binding, method, None)):
                 raise TypeError(
                     "kv must be a KV binding (self.env.KV in a Python Worker) or a "
                     f"KVHttpClient, not {type(binding).__name__}"
                 )
+        ffi = require_ffi("KVConversationStore")
         self.binding = binding
         self._raw = is_js_proxy(binding)
         self._ffi = ffi
@@ -56,9 +56,7 @@ class _BindingKV:
     async def put(self, key: str, value: str, ttl: int) -> None:
         options: Any = {"expirationTtl": ttl}
         if self._raw:
-            import js  # the JS global scope; exists wherever pyodide.ffi does
-
-            options = self._ffi.to_js(options, dict_converter=js.Object.fromEntries)
+            options = self._ffi.to_js(options, dict_converter=js_global().Object.fromEntries)
         try:
             await self.binding.put(key, value, options)
         except self._error as exc:
@@ -117,7 +115,7 @@ class KVConversationStore:
         check_kv_key(f"{prefix}:x", "prefix")
         self.prefix = prefix
         self._ttl_seconds = check_kv_ttl(ttl, "ttl")
-        self.ttl = float(ttl)  # type: ignore[arg-type]  # checked just above
+        self.ttl = float(ttl)
         self._kv: _BindingKV | _HttpKV = (
             _HttpKV(kv) if isinstance(kv, KVHttpClient) else _BindingKV(kv)
         )

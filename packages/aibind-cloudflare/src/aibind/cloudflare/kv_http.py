@@ -23,7 +23,10 @@ from aibind.cloudflare.errors import CloudflareApiError
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["KVHttpClient", "KVKey"]
+__all__ = ["LIST_PAGE", "KVHttpClient", "KVKey"]
+
+LIST_PAGE = 1000
+"""Keys asked for per listing request (KV's maximum)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,9 @@ class KVHttpClient:
             raise self._api.error(response, "GET", path)
         return response.content.decode("utf-8", "replace")
 
-    async def put(self, key: str, value: str | bytes, *, expiration_ttl: float | None = None) -> None:
+    async def put(
+        self, key: str, value: str | bytes, *, expiration_ttl: float | None = None
+    ) -> None:
         """Write ``value`` under ``key`` (last write wins).
 
         Args:
@@ -158,7 +163,7 @@ class KVHttpClient:
         found: list[KVKey] = []
         cursor = ""
         while True:
-            params = {"prefix": prefix, "limit": "1000"}
+            params = {"prefix": prefix, "limit": str(LIST_PAGE)}
             if cursor:
                 params["cursor"] = cursor
             response = await self._api.send("GET", path, params=params)
@@ -172,9 +177,7 @@ class KVHttpClient:
                 expiration = item.get("expiration") if isinstance(item, dict) else None
                 name = item.get("name") if isinstance(item, dict) else None
                 if isinstance(name, str):
-                    found.append(
-                        KVKey(name, float(expiration) if expiration is not None else None)
-                    )
+                    found.append(KVKey(name, float(expiration) if expiration is not None else None))
             info = response.json().get("result_info") or {}
             cursor = info.get("cursor") or "" if isinstance(info, dict) else ""
             if not cursor:
