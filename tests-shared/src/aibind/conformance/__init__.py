@@ -10,33 +10,48 @@ See :mod:`aibind.conformance.base` for the fixtures a backend provides.
 from __future__ import annotations
 
 from aibind.conformance.base import (
+    Closer,
+    ConversationBuilder,
     ConversationStoreFactory,
     RawConversations,
+    StreamBuilder,
     StreamStoreFactory,
     collect,
+    conversation_factory,
     new_id,
+    stream_factory,
     within,
 )
 from aibind.conformance.conversations import ConversationStoreConformance
+from aibind.conformance.store_lifecycle import StreamStoreLifecycleTests
 from aibind.conformance.streams_capabilities import StreamCapabilityTests
 from aibind.conformance.streams_concurrency import StreamConcurrencyTests
 from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
 
 __all__ = [
+    "Closer",
+    "ConversationBuilder",
     "ConversationStoreConformance",
     "ConversationStoreFactory",
     "RawConversations",
+    "StreamBuilder",
     "StreamStoreConformance",
     "StreamStoreFactory",
     "collect",
+    "conversation_factory",
     "new_id",
+    "stream_factory",
     "within",
 ]
 
 
 class StreamStoreConformance(
-    StreamLifecycleTests, StreamFollowTests, StreamConcurrencyTests, StreamCapabilityTests
+    StreamLifecycleTests,
+    StreamFollowTests,
+    StreamConcurrencyTests,
+    StreamCapabilityTests,
+    StreamStoreLifecycleTests,
 ):
-    """Every stream-store conformance case. Subclass it, set ``push`` and ``capabilities``
-    and override the ``make_store`` fixture (see :mod:`aibind.conformance.base`)."""
+    """Every stream-store conformance case. Subclass it, set ``push``, ``capabilities`` and
+    ``expiry`` and override the ``make_store`` fixture (see :mod:`aibind.conformance.base`)."""

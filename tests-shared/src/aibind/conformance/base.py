@@ -1,29 +1,33 @@
 """The fixtures a backend provides to run the conformance suite, and shared test helpers.
 
 A backend's test module subclasses :class:`StreamStoreConformance` and/or
-:class:`ConversationStoreConformance` and overrides their factory fixtures::
+:class:`ConversationStoreConformance` and overrides their factory fixtures, building them with
+:func:`stream_factory` / :func:`conversation_factory` (which run ``setup()`` on the first store
+and close every store, and every client, after the test)::
 
     class TestSqliteStreams(StreamStoreConformance):
         capabilities = frozenset({"append_many", "delete", "cleanup"})
+        expiry = "cleanup"
 
         @pytest.fixture
         async def make_store(self, tmp_path) -> AsyncIterator[StreamStoreFactory]:
-            opened = []
-            async def factory(*, ttl: float = 300.0, push_only: bool = False) -> StreamStore:
-                store = ...  # same underlying data on every call in one test
-                opened.append(store)
-                return store
-            yield factory
-            for store in opened:
-                await store.aclose()
+            async def build(ttl: float, push_only: bool) -> StreamStore:
+                # same underlying data on every call in one test
+                return SqliteStreamStore.from_url(
+                    f"sqlite:///{tmp_path}/s.db", ttl=ttl, poll_interval=None if push_only else 0.05
+                )
+
+            async with stream_factory(build) as factory:
+                yield factory
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import pytest
 
@@ -31,12 +35,17 @@ from aibind.core.protocols import ConversationStore, StreamStore
 from aibind.core.types import StreamChunk
 
 __all__ = [
+    "Closer",
+    "ConversationBuilder",
     "ConversationStoreFactory",
     "RawConversations",
+    "StreamBuilder",
     "StreamStoreFactory",
     "StreamStoreFixtures",
     "collect",
+    "conversation_factory",
     "new_id",
+    "stream_factory",
     "within",
 ]
 
@@ -81,6 +90,85 @@ class RawConversations(Protocol):
         ...
 
 
+Closer = Callable[[], Awaitable[Any]]
+"""Closes a client a builder opened for a store (``client.aclose``)."""
+
+StreamBuilder = Callable[[float, bool], Awaitable[StreamStore | tuple[StreamStore, Closer]]]
+"""``build(ttl, push_only)`` opens one stream store (or a store and the closer of the client
+it was given); see :class:`StreamStoreFactory` for the arguments."""
+
+ConversationBuilder = Callable[
+    [float], Awaitable[ConversationStore | tuple[ConversationStore, Closer]]
+]
+"""``build(ttl)`` opens one conversation store (or a store and its client's closer)."""
+
+
+class _Opened:
+    """The stores (and client closers) a factory opened in one test; closes all of them."""
+
+    def __init__(self) -> None:
+        self.stores: list[Any] = []
+        self.closers: list[Closer] = []
+
+    async def add(self, built: Any) -> Any:
+        store, closer = built if isinstance(built, tuple) else (built, None)
+        first = not self.stores
+        self.stores.append(store)
+        if closer is not None:
+            self.closers.append(closer)
+        setup = getattr(store, "setup", None)
+        if first and callable(setup):
+            await setup()
+        return store
+
+    async def close(self) -> None:
+        errors: list[BaseException] = []
+        for close in [*(s.aclose for s in self.stores), *self.closers]:
+            try:
+                await asyncio.wait_for(close(), WAIT)
+            except Exception as exc:  # close everything, then report the first failure
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+@asynccontextmanager
+async def stream_factory(build: StreamBuilder) -> AsyncIterator[StreamStoreFactory]:
+    """A :class:`StreamStoreFactory` over ``build``: the first store gets ``setup()`` (if it has
+    one), and on exit every store is closed, then every client closer runs.
+
+    Args:
+        build: opens one store for ``(ttl, push_only)``; see :data:`StreamBuilder`.
+    """
+    opened = _Opened()
+
+    async def factory(*, ttl: float = 300.0, push_only: bool = False) -> StreamStore:
+        store: StreamStore = await opened.add(await build(ttl, push_only))
+        return store
+
+    try:
+        yield factory
+    finally:
+        await opened.close()
+
+
+@asynccontextmanager
+async def conversation_factory(
+    build: ConversationBuilder,
+) -> AsyncIterator[ConversationStoreFactory]:
+    """A :class:`ConversationStoreFactory` over ``build``, like :func:`stream_factory`."""
+    opened = _Opened()
+
+    async def factory(*, ttl: float = 1800.0) -> ConversationStore:
+        store: ConversationStore = await opened.add(await build(ttl))
+        return store
+
+    try:
+        yield factory
+    finally:
+        await opened.close()
+
+
 def new_id(prefix: str = "s") -> str:
     """A fresh unique id for a stream or session."""
     return f"{prefix}-{uuid.uuid4().hex}"
@@ -111,10 +199,16 @@ class StreamStoreFixtures:
             LISTEN/NOTIFY); the push tests then run with ``push_only=True``.
         capabilities: which optional methods the backend offers, a subset of
             ``{"append_many", "delete", "cleanup"}``; the suite checks the claim and tests them.
+        expiry: ``"native"`` if an expired stream vanishes by itself at its TTL (Redis keys,
+            memory); ``"cleanup"`` if it stays readable until ``cleanup()`` removes it (the SQL
+            backends: npm writes ``expires_at`` once, at create, and a Node writer may still be
+            appending to a stream past it — DESIGN.md "Expiry never destroys a live writer's
+            stream").
     """
 
     push: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    expiry: ClassVar[Literal["native", "cleanup"]] = "native"
 
     @pytest.fixture
     async def make_store(self) -> AsyncIterator[StreamStoreFactory]:

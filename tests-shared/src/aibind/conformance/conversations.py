@@ -13,7 +13,7 @@ import pytest
 from aibind.conformance.base import ConversationStoreFactory, RawConversations, new_id
 from aibind.conformance.fixtures import npm_fixture
 from aibind.core.chat_history import ChatHistory
-from aibind.core.errors import CorruptDataError
+from aibind.core.errors import CorruptDataError, StoreClosedError
 from aibind.core.protocols import ConversationStore
 from aibind.core.types import ConversationMessage
 
@@ -187,3 +187,25 @@ class ConversationStoreConformance:
             await store.save(new_id(), {"version": 1})  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="session_id"):
             await store.delete(None)  # type: ignore[arg-type]
+
+    async def test_empty_stored_value_loads_empty(
+        self, store: ConversationStore, raw: RawConversations
+    ) -> None:
+        sid = new_id()
+        await raw.put(sid, "")
+        assert (await store.load(sid)).is_empty
+
+    async def test_store_lifecycle(self, make_store: ConversationStoreFactory) -> None:
+        store = await make_store()
+        async with store as entered:
+            assert entered is store
+            sid = new_id()
+            await entered.save(sid, _branching_chat())
+        await store.aclose()  # idempotent
+        with pytest.raises(StoreClosedError):
+            await store.load(sid)
+        with pytest.raises(StoreClosedError):
+            await store.save(sid, _branching_chat())
+        other = await make_store()
+        if other is not store:  # (memory stores cannot share data between instances)
+            assert not (await other.load(sid)).is_empty, "closing one store lost data"

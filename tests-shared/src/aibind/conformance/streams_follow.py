@@ -8,9 +8,9 @@ import random
 import pytest
 
 from aibind.conformance.base import StreamStoreFactory, StreamStoreFixtures, collect, new_id, within
-from aibind.core.errors import StreamExpiredError, StreamNotFoundError
+from aibind.core.errors import StreamExistsError, StreamExpiredError, StreamNotFoundError
 from aibind.core.protocols import StreamStore
-from aibind.core.types import StreamChunk
+from aibind.core.types import StreamChunk, StreamStatus
 
 __all__ = ["StreamFollowTests"]
 
@@ -209,6 +209,10 @@ class StreamFollowTests(StreamStoreFixtures):
         sid = await _finished_stream(store, ["a"])
         assert await store.get_status(sid) is not None
         await asyncio.sleep(1.0)
+        if self.expiry == "cleanup":
+            # Still readable until cleanup() removes it (npm writes expires_at once).
+            assert [c.data for c in await collect(store.read_from(sid))] == ["a"]
+            assert await store.cleanup() >= 1  # type: ignore[attr-defined]
         assert await store.get_status(sid) is None
         with pytest.raises(StreamNotFoundError):
             await collect(store.read_from(sid))
@@ -229,7 +233,41 @@ class StreamFollowTests(StreamStoreFixtures):
         store = await make_store(ttl=0.3)
         sid = await _finished_stream(store, ["old"])
         await asyncio.sleep(0.8)
+        if self.expiry == "cleanup":
+            with pytest.raises(StreamExistsError):
+                await store.create(sid)  # never replaces a stream cleanup() has not removed
+            assert [c.data for c in await collect(store.read_from(sid))] == ["old"]
+            await store.cleanup()  # type: ignore[attr-defined]
         await store.create(sid)
         assert await store.append(sid, "new") == 1
         await store.complete(sid)
         assert [c.data for c in await collect(store.read_from(sid))] == ["new"]
+
+    async def test_stream_past_its_expiry_stays_until_cleanup(
+        self, make_store: StreamStoreFactory
+    ) -> None:
+        """A cleanup-expiry backend keeps a stream past its ``expires_at`` readable and
+        appendable until ``cleanup()`` (npm sets ``expires_at`` once, at create, so a Node
+        writer may still be appending), and ``create()`` never replaces it."""
+        if self.expiry != "cleanup":
+            pytest.skip("native expiry: the stream's keys vanish at their TTL")
+        store = await make_store(ttl=0.3)
+        sid = new_id()
+        await store.create(sid)
+        await store.append(sid, "a")
+        await asyncio.sleep(0.6)  # past expires_at, not cleaned up
+        with pytest.raises(StreamExistsError):
+            await store.create(sid)
+        assert await store.get_status(sid) == StreamStatus("active", 1, None)
+        seen: list[str] = []
+
+        async def follow() -> None:
+            async for chunk in store.read_from(sid):
+                seen.append(chunk.data)
+
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.05)
+        assert await store.append(sid, "b") == 2
+        await store.complete(sid)
+        await within(task)
+        assert seen == ["a", "b"]

@@ -5,9 +5,11 @@ their value types and errors, the in-memory stores, :class:`ChatHistory` /
 :class:`MessageTree`, SSE output with :class:`DurableStream`, and :func:`open_stores`, which
 opens the stores of any installed backend from a URL.
 
-Submodules for backend authors: :mod:`aibind.core.validation` (argument checks),
-:mod:`aibind.core.follow` (the ``read_from`` loop), :mod:`aibind.core.notify` (push wake-ups),
-:mod:`aibind.core.sse` (SSE formatting), :mod:`aibind.core.registry` (entry points).
+For backend authors: :mod:`aibind.core.kit` (the store base classes, lifecycle, error
+translation, poll sweep and URL options every backend is built from),
+:mod:`aibind.core.validation` (argument checks), :mod:`aibind.core.follow` (the ``read_from``
+loop), :mod:`aibind.core.notify` (push wake-ups), :mod:`aibind.core.sse` (SSE formatting),
+:mod:`aibind.core.registry` (entry points).
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from aibind.core.chat_history import ChatHistory
 from aibind.core.durable import DurableStream, SourceItem
 from aibind.core.errors import (
     AibindError,
+    BackendError,
     BackendNotFoundError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ConnectionLostError,
     CorruptDataError,
+    MissingDriverError,
+    NodeNotFoundError,
     SchemaError,
     StoreClosedError,
     StreamError,
@@ -27,7 +35,7 @@ from aibind.core.errors import (
     StreamNotFoundError,
 )
 from aibind.core.memory import MemoryConversationStore, MemoryStreamStore
-from aibind.core.message_tree import MessageTree, NodeNotFoundError, TreeNode
+from aibind.core.message_tree import MessageTree, TreeNode
 from aibind.core.protocols import (
     ConversationStore,
     StreamStore,
@@ -43,8 +51,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AibindError",
+    "BackendError",
     "BackendNotFoundError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
     "ChatHistory",
+    "ConnectionLostError",
     "ConversationMessage",
     "ConversationStore",
     "CorruptDataError",
@@ -52,6 +64,7 @@ __all__ = [
     "MemoryConversationStore",
     "MemoryStreamStore",
     "MessageTree",
+    "MissingDriverError",
     "NodeNotFoundError",
     "SchemaError",
     "SourceItem",

@@ -9,7 +9,12 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from operator import attrgetter
 
-from aibind.core.errors import CorruptDataError, StreamExpiredError, StreamNotFoundError
+from aibind.core.errors import (
+    TRANSIENT_ERRORS,
+    CorruptDataError,
+    StreamExpiredError,
+    StreamNotFoundError,
+)
 from aibind.core.types import StreamChunk, StreamStatus
 
 __all__ = ["Fetch", "Wait", "follow", "follow_pages"]
@@ -60,6 +65,30 @@ def _accept(
     return fresh, last, None
 
 
+async def _fetch_retrying(
+    fetch: Fetch, after: int, retry_window: float
+) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+    """``fetch(after)``, repeated with a backoff (0.05 s doubling to 1 s) while it fails with a
+    transient backend error (:data:`~aibind.core.errors.TRANSIENT_ERRORS`), for at most
+    ``retry_window`` seconds; then the last error is raised. Reads are idempotent."""
+    if retry_window <= 0:
+        return await fetch(after)
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None
+    delay = 0.05
+    while True:
+        try:
+            return await fetch(after)
+        except TRANSIENT_ERRORS:
+            now = loop.time()
+            if deadline is None:
+                deadline = now + retry_window
+            if now + delay > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
 async def follow_pages(
     stream_id: str,
     after_seq: int,
@@ -68,6 +97,8 @@ async def follow_pages(
     wait: Wait,
     ttl: float,
     poll_interval: float | None,
+    page_size: int | None = None,
+    retry_window: float = 0.0,
 ) -> AsyncIterator[Sequence[StreamChunk]]:
     """:func:`follow`, yielding each fetch's new chunks as one non-empty sequence (a page)
     instead of one chunk at a time, so a store's ``read_from`` can re-yield the chunks with one
@@ -81,7 +112,7 @@ async def follow_pages(
     seen_status = False
     short_reads = 0
     while True:
-        status, chunks = await fetch(last)
+        status, chunks = await _fetch_retrying(fetch, last, retry_window)
         if status is None:
             if not seen_status:
                 raise StreamNotFoundError(stream_id)
@@ -99,8 +130,11 @@ async def follow_pages(
         if fresh:
             idle_since = loop.time()
             short_reads = 0
-            continue
-        if status.state != "active":
+            if status.state != "active" or page_size is None or len(chunks) >= page_size:
+                continue  # maybe more stored: read on at once
+            # A short page of an active stream holds everything stored at the fetch: wait for
+            # the next change (a wake-up that came meanwhile is kept and returns at once).
+        elif status.state != "active":
             short_reads += 1
             if short_reads > 2:
                 raise CorruptDataError(
@@ -127,6 +161,8 @@ async def follow(
     wait: Wait,
     ttl: float,
     poll_interval: float | None,
+    page_size: int | None = None,
+    retry_window: float = 0.0,
 ) -> AsyncIterator[StreamChunk]:
     """Yield each chunk of ``stream_id`` with ``seq > after_seq`` exactly once, in order, until
     the stream is terminal and drained.
@@ -139,6 +175,12 @@ async def follow(
         ttl: seconds an active stream may go without a new chunk before the follower gives up.
         poll_interval: longest single wait in seconds, so a follower without notifications still
             polls; ``None`` relies on notifications alone (and the ``ttl`` bound).
+        page_size: the most chunks one fetch returns; a page shorter than this is taken as
+            everything stored, so the loop waits for the next notification instead of reading
+            again at once (``None``: always read again after a non-empty page).
+        retry_window: seconds a fetch failing with a transient backend error (connection
+            lost, backend unavailable, timeout) is retried before the error is raised; ``0``
+            raises at once. Delivery stays exactly once: the retry reads after the last seq.
 
     Raises:
         StreamNotFoundError: the first fetch finds no stream.
@@ -147,7 +189,14 @@ async def follow(
         CorruptDataError: a terminal stream reports more chunks than are stored.
     """
     async for page in follow_pages(
-        stream_id, after_seq, fetch=fetch, wait=wait, ttl=ttl, poll_interval=poll_interval
+        stream_id,
+        after_seq,
+        fetch=fetch,
+        wait=wait,
+        ttl=ttl,
+        poll_interval=poll_interval,
+        page_size=page_size,
+        retry_window=retry_window,
     ):
         for chunk in page:
             yield chunk

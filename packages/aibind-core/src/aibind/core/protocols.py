@@ -9,7 +9,8 @@ and ``ConversationStore`` (snake_case names, seconds instead of milliseconds).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aibind.core.types import ConversationMessage, StreamChunk, StreamStatus
 
@@ -33,6 +34,9 @@ class StreamStore(Protocol):
     Every method raises :class:`TypeError`/:class:`ValueError` for a malformed argument (an
     empty or non-string ``stream_id``, a non-string chunk, a negative ``after_seq``) before it
     touches storage, so a bad call never changes what is stored.
+
+    A store is an async context manager and is closed with :meth:`aclose` (the stores built
+    on :mod:`aibind.core.kit` also have ``open()`` and ``from_url()``).
     """
 
     async def create(self, stream_id: str) -> None:
@@ -83,6 +87,24 @@ class StreamStore(Protocol):
     async def fail(self, stream_id: str, error: str) -> None:
         """Mark an active stream ``error`` with the message ``error``; a no-op if it is already
         terminal. Raises :class:`StreamNotFoundError` for an unknown stream."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the store and what it opened (never a client passed in); idempotent. Later
+        calls raise :class:`~aibind.core.errors.StoreClosedError`."""
+        ...
+
+    async def __aenter__(self) -> Any:
+        """Open the store (connecting now) and return it."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """:meth:`aclose` the store."""
         ...
 
 
@@ -145,4 +167,22 @@ class ConversationStore(Protocol):
 
     async def delete(self, session_id: str) -> None:
         """Remove the session's history; a no-op if it does not exist."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the store and what it opened (never a client passed in); idempotent. Later
+        calls raise :class:`~aibind.core.errors.StoreClosedError`."""
+        ...
+
+    async def __aenter__(self) -> Any:
+        """Open the store (connecting now) and return it."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """:meth:`aclose` the store."""
         ...

@@ -5,17 +5,16 @@ Each backend distribution registers an *opener* under the entry-point group
 ``postgresql``, ...), and may register its DDL under ``aibind.schemas`` (``sqlite``,
 ``postgres``). Applications call :func:`open_stores`; the ``aibind`` CLI uses the same registry.
 
-An opener is a callable ``opener(url, *, stream_options, conversation_options)`` returning an
-async context manager that yields a :class:`Stores` and, on exit, closes every client it
-opened.
+An opener is a callable ``opener(url, *, stream_options, conversation_options)`` returning a
+:class:`Stores` whose two stores share one client (a backend builds it with
+:func:`aibind.core.kit.open_pair`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,9 +41,12 @@ SCHEMAS_GROUP = "aibind.schemas"
 """Entry-point group of DDL providers (a callable returning the SQL text), keyed by name."""
 
 
-@dataclass(frozen=True, slots=True)
 class Stores:
-    """The pair of stores a backend opens for one URL.
+    """The pair of stores a backend opens for one URL, sharing one client.
+
+    An async context manager (``async with open_stores(url) as stores:``) that opens both stores
+    on entry and closes both, and the client they share, on exit; or call :meth:`open` /
+    :meth:`aclose` yourself. Without ``open()``, each store connects on first use.
 
     Attributes:
         streams: the durable stream store.
@@ -52,9 +54,51 @@ class Stores:
         url: the URL they were opened from, with any password replaced by ``***``.
     """
 
-    streams: StreamStore
-    conversations: ConversationStore
-    url: str
+    __slots__ = ("conversations", "streams", "url")
+
+    def __init__(self, *, streams: StreamStore, conversations: ConversationStore, url: str) -> None:
+        self.streams = streams
+        self.conversations = conversations
+        self.url = url
+
+    def __repr__(self) -> str:
+        kinds = f"{type(self.streams).__name__}, {type(self.conversations).__name__}"
+        return f"Stores({self.url!r}, {kinds})"
+
+    async def open(self) -> Stores:
+        """Open both stores now (surfacing an unreachable backend at once) and return ``self``.
+
+        Raises:
+            BackendUnavailableError: the backend cannot be reached.
+            MissingDriverError: the backend's driver is not installed.
+        """
+        for store in (self.streams, self.conversations):
+            opener = getattr(store, "open", None)
+            if callable(opener):
+                await opener()
+        return self
+
+    async def aclose(self) -> None:
+        """Close both stores (and so the client they share). Idempotent."""
+        try:
+            await self.conversations.aclose()
+        finally:
+            await self.streams.aclose()
+
+    async def __aenter__(self) -> Stores:
+        try:
+            return await self.open()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 class BackendOpener(Protocol):
@@ -66,8 +110,8 @@ class BackendOpener(Protocol):
         *,
         stream_options: Mapping[str, Any] | None = None,
         conversation_options: Mapping[str, Any] | None = None,
-    ) -> AbstractAsyncContextManager[Stores]:
-        """Open the stores for ``url``; the context manager closes what it opened."""
+    ) -> Stores:
+        """Build the stores for ``url`` (lazily connected; see :func:`open_stores`)."""
         ...
 
 
@@ -141,26 +185,34 @@ def open_stores(
     *,
     stream_options: Mapping[str, Any] | None = None,
     conversation_options: Mapping[str, Any] | None = None,
-) -> AbstractAsyncContextManager[Stores]:
-    """Open a stream store and a conversation store for ``url`` through the installed backend.
+) -> Stores:
+    """Open a stream store and a conversation store for ``url`` through the installed backend;
+    both share one client.
 
     Usage::
 
-        async with open_stores("sqlite:///chat.db") as stores:
+        async with open_stores("sqlite:///chat.db?ttl=600") as stores:
             await stores.streams.create("s1")
+
+    Store options may be given as URL query parameters, with the same names on every backend
+    (``?prefix=``, ``?ttl=``, ``?poll_interval=``, ``?chunks_table=``...; a conversation store's
+    with a ``conversation_`` prefix: ``?conversation_ttl=3600``), or as keyword mappings here
+    (which win over the URL).
 
     Args:
         url: where the data lives: ``memory://``, ``sqlite:///path``, ``redis://host:6379/0``,
             ``postgresql://user@host/db``, ... (the scheme picks the backend).
-        stream_options: keyword options for the backend's stream store (``ttl``, ...).
+        stream_options: keyword options for the backend's stream store and its client.
         conversation_options: keyword options for its conversation store.
 
     Returns:
-        An async context manager yielding :class:`Stores`; it closes what it opened on exit.
+        :class:`Stores`, an async context manager that opens both on entry and closes both
+        (and their client) on exit; without it, the stores connect on first use and must be
+        closed with :meth:`Stores.aclose`.
 
     Raises:
         BackendNotFoundError: no installed package handles the scheme.
-        TypeError, ValueError: malformed ``url`` or options (raised by the backend on entry).
+        TypeError, ValueError: malformed ``url`` or an unknown / malformed option.
     """
     opener = load_backend(url)
     return opener(url, stream_options=stream_options, conversation_options=conversation_options)

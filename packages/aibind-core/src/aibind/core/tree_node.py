@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
-from aibind.core.errors import AibindError
+from aibind.core.errors import NodeNotFoundError
 
 __all__ = [
     "M",
@@ -48,25 +48,6 @@ class TreeNode(Generic[M]):
     children: tuple[str, ...]
     metadata: Mapping[str, Any]
     created_at: datetime
-
-
-class NodeNotFoundError(AibindError, KeyError, ValueError):
-    """A tree or chat operation named a node id the tree does not hold.
-
-    It is both a :class:`KeyError` (a failed lookup) and a :class:`ValueError` (a bad argument
-    value), so either ``except`` clause catches it. ``node_id`` holds the id.
-
-    Args:
-        node_id: the unknown id.
-        name: the argument it was passed as, used in the message.
-    """
-
-    def __init__(self, node_id: str, name: str = "node_id") -> None:
-        self.node_id = node_id
-        super().__init__(f"{name} {node_id!r}: no such node in the tree")
-
-    def __str__(self) -> str:  # KeyError would print repr(message)
-        return str(self.args[0])
 
 
 def utc_now() -> datetime:

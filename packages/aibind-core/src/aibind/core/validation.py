@@ -16,6 +16,7 @@ from aibind.core.types import ConversationMessage
 
 __all__ = [
     "MAX_ID_LENGTH",
+    "MAX_SEQ",
     "check_after_seq",
     "check_chat",
     "check_chunk",
@@ -28,6 +29,11 @@ __all__ = [
 
 MAX_ID_LENGTH = 512
 """Longest stream or session id accepted, in characters."""
+
+
+MAX_SEQ = 2**31 - 1
+"""Largest seq a stream can reach and a reader may resume after: the npm schema stores seqs and
+counts in SQL ``INTEGER`` columns (32-bit in PostgreSQL), so no backend holds more."""
 
 
 def check_id(value: object, name: str = "stream_id") -> str:
@@ -57,22 +63,31 @@ def check_id(value: object, name: str = "stream_id") -> str:
 
 
 def check_chunk(value: object, name: str = "chunk") -> str:
-    """Check one chunk: any ``str`` (empty allowed) without NUL characters.
+    """Check one chunk: any ``str`` (empty allowed) that is valid Unicode text without NUL.
 
-    NUL (``"\\x00"``) is refused on every backend because PostgreSQL ``text`` cannot store it;
-    refusing it everywhere keeps a chunk that one backend accepts valid on all of them.
+    NUL (``"\\x00"``) is refused on every backend because PostgreSQL ``text`` cannot store it,
+    and lone surrogates (``"\\ud800"``) because no backend can store them as UTF-8; refusing
+    both everywhere keeps a chunk that one backend accepts valid on all of them.
 
     Returns:
         ``value``, unchanged.
 
     Raises:
         TypeError: ``value`` is not a ``str`` (``bytes`` included).
-        ValueError: it contains ``"\\x00"``.
+        ValueError: it contains ``"\\x00"`` or a lone surrogate.
     """
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if "\x00" in value:
         raise ValueError(f"{name} must not contain NUL (\\x00): PostgreSQL text cannot store it")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{name} is not valid Unicode text: lone surrogate {value[exc.start]!r} at "
+                f"index {exc.start} (no backend can store it as UTF-8)"
+            ) from None
     return value
 
 
@@ -85,7 +100,7 @@ def check_chunks(values: object, name: str = "chunks") -> list[str]:
 
     Raises:
         TypeError: ``values`` is a ``str``/``bytes`` or not iterable, or an item is not a ``str``.
-        ValueError: an item contains ``"\\x00"``.
+        ValueError: an item contains ``"\\x00"`` or a lone surrogate.
     """
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be an iterable of str, not {type(values).__name__}")
@@ -93,25 +108,25 @@ def check_chunks(values: object, name: str = "chunks") -> list[str]:
 
 
 def check_after_seq(value: object, name: str = "after_seq") -> int:
-    """Check a resume position: an ``int`` (not ``bool``) ``>= 0``.
+    """Check a resume position: an ``int`` (not ``bool``) from 0 to :data:`MAX_SEQ`.
 
     Raises:
         TypeError: not an ``int``.
-        ValueError: negative.
+        ValueError: negative, or above :data:`MAX_SEQ` (no stream holds that many chunks).
     """
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+    if not 0 <= value <= MAX_SEQ:
+        raise ValueError(f"{name} must be between 0 and {MAX_SEQ}, got {value}")
     return value
 
 
 def check_error_message(value: object, name: str = "error") -> str:
-    """Check the message given to ``fail()``: a ``str`` without NUL.
+    """Check the message given to ``fail()``: a ``str`` without NUL or lone surrogates.
 
     Raises:
         TypeError: not a ``str``.
-        ValueError: contains ``"\\x00"``.
+        ValueError: contains ``"\\x00"`` or a lone surrogate.
     """
     return check_chunk(value, name)
 

@@ -1,65 +1,50 @@
-"""``MemoryConversationStore``: the in-process :class:`~aibind.core.protocols.ConversationStore`.
-
-Histories are kept as their JSON text (the npm wire format), so a loaded history is always a
-fresh copy and what is stored is exactly what a persistent backend would hold.
-"""
+"""``MemoryConversationStore``: chat histories in a dict of this process (npm
+``MemoryConversationStore``), with TTL expiry."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
-from aibind.core.chat_history import ChatHistory
-from aibind.core.types import ConversationMessage
-from aibind.core.validation import check_chat, check_id, check_ttl
+from aibind.core.kit import ClientOpener, ConversationStoreBase, Parser, parse_float
+from aibind.core.memory.streams import MEMORY_CLIENT
 
 __all__ = ["MemoryConversationStore"]
 
 
-class MemoryConversationStore:
-    """Chat histories in a dict in this process, each expiring ``ttl`` seconds after its last
-    save (the npm ``MemoryConversationStore`` behaviour, in seconds).
+class MemoryConversationStore(ConversationStoreBase):
+    """Histories kept as their npm JSON text in a dict; lost when the process exits.
 
     Args:
-        ttl: seconds a history lives after its last save (default 1800, as the npm stores).
-        clock: a monotonic clock in seconds.
-
-    Raises:
-        TypeError, ValueError: ``ttl`` is not a positive number of seconds.
+        ttl: seconds a history lives after its last save (default 1800, the npm default).
+        clock: a monotonic clock in seconds (tests may pass their own).
     """
 
+    _client_opener: ClassVar[ClientOpener] = MEMORY_CLIENT
+    _url_options: ClassVar[Mapping[str, Parser]] = {"ttl": parse_float}
+
     def __init__(self, *, ttl: float = 1800.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = check_ttl(ttl)
+        super().__init__(ttl=ttl)
         self._clock = clock
         self._data: dict[str, tuple[str, float]] = {}
 
-    async def load(self, session_id: str) -> ChatHistory[ConversationMessage]:
-        """Return the session's history, or an empty one if absent or expired.
+    @classmethod
+    def _from_client(cls, client: Any, options: Mapping[str, Any]) -> MemoryConversationStore:
+        return cls(**options)
 
-        Raises:
-            CorruptDataError: the stored JSON is invalid (it is left in place).
-        """
-        check_id(session_id, "session_id")
-        entry = self._data.get(session_id)
+    async def _get(self, key: str) -> str | None:
+        entry = self._data.get(key)
         if entry is None or entry[1] <= self._clock():
-            self._data.pop(session_id, None)
-            return ChatHistory()
-        return ChatHistory.from_json(entry[0])
+            self._data.pop(key, None)
+            return None
+        return entry[0]
 
-    async def save(self, session_id: str, chat: ChatHistory[ConversationMessage]) -> None:
-        """Store ``chat`` and restart its TTL.
+    async def _set(self, key: str, value: str, ttl: float) -> None:
+        self._data[key] = (value, self._clock() + ttl)
 
-        Raises:
-            TypeError: ``chat`` is not a :class:`ChatHistory`.
-        """
-        check_id(session_id, "session_id")
-        check_chat(chat)
-        self._data[session_id] = (chat.to_json(), self._clock() + self.ttl)
-
-    async def delete(self, session_id: str) -> None:
-        """Remove the session's history; a no-op if absent."""
-        check_id(session_id, "session_id")
-        self._data.pop(session_id, None)
+    async def _delete(self, key: str) -> None:
+        self._data.pop(key, None)
 
     async def cleanup(self) -> int:
         """Drop every expired history and return how many were dropped."""
@@ -68,6 +53,3 @@ class MemoryConversationStore:
         for key in expired:
             del self._data[key]
         return len(expired)
-
-    async def aclose(self) -> None:
-        """Nothing to release; present so every store can be closed the same way."""

@@ -8,21 +8,13 @@ For tests, single-process servers and the demo. Followers are woken by asyncio p
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from aibind.core.errors import StreamExistsError, StreamNotActiveError, StreamNotFoundError
-from aibind.core.follow import follow
-from aibind.core.notify import Notifier
+from aibind.core.errors import StreamNotActiveError, StreamNotFoundError
+from aibind.core.kit import ClientOpener, Owned, Parser, StreamStoreBase, parse_float
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
-from aibind.core.validation import (
-    check_after_seq,
-    check_chunk,
-    check_chunks,
-    check_error_message,
-    check_id,
-    check_ttl,
-)
 
 __all__ = ["MemoryStreamStore"]
 
@@ -38,13 +30,32 @@ class _Stream:
         return StreamStatus(self.state, len(self.chunks), self.error)
 
 
-class MemoryStreamStore:
+async def _nothing() -> None:
+    """Memory stores hold no client: nothing to open or close."""
+
+
+def open_memory_client(url: str, options: dict[str, Any]) -> Owned[None]:
+    """The ``memory://`` client opener: there is no client (each store keeps its own dict).
+
+    Raises:
+        ValueError: ``url`` is not a ``memory://`` URL.
+    """
+    if not url.lower().startswith("memory:"):
+        raise ValueError(f"url must start with memory://, got {url!r}")
+    return Owned(None, close=_nothing)
+
+
+MEMORY_CLIENT = ClientOpener(open_memory_client)
+"""How ``from_url`` opens a memory store: ``memory://`` (query options: ``ttl``)."""
+
+
+class MemoryStreamStore(StreamStoreBase):
     """Streams kept in a dict in this process; lost when the process exits.
 
     Every write restarts the stream's TTL, so an abandoned stream (active, nothing appended for
-    ``ttl`` seconds) disappears by itself: reads treat it as absent and its followers end with
-    :class:`~aibind.core.errors.StreamExpiredError`. :meth:`cleanup` frees the memory of
-    expired streams.
+    ``ttl`` seconds) disappears by itself, as Redis keys do: reads treat it as absent and its
+    followers end with :class:`~aibind.core.errors.StreamExpiredError`. :meth:`cleanup` frees
+    the memory of expired streams.
 
     Args:
         ttl: seconds a stream lives after its last write (default 300, as the npm stores).
@@ -54,11 +65,17 @@ class MemoryStreamStore:
         TypeError, ValueError: ``ttl`` is not a positive number of seconds.
     """
 
+    _client_opener: ClassVar[ClientOpener] = MEMORY_CLIENT
+    _url_options: ClassVar[Mapping[str, Parser]] = {"ttl": parse_float}
+
     def __init__(self, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = check_ttl(ttl)
+        super().__init__(ttl=ttl, poll_interval=None)
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
-        self._notifier = Notifier()
+
+    @classmethod
+    def _from_client(cls, client: Any, options: Mapping[str, Any]) -> MemoryStreamStore:
+        return cls(**options)
 
     def _live(self, stream_id: str) -> _Stream | None:
         stream = self._streams.get(stream_id)
@@ -67,54 +84,23 @@ class MemoryStreamStore:
             return None
         return stream
 
-    def _touch(self, stream_id: str, stream: _Stream) -> None:
-        stream.expires_at = self._clock() + self.ttl
-        self._notifier.notify(stream_id)
+    async def _create(self, stream_id: str) -> bool:
+        if self._live(stream_id) is not None:
+            return False
+        self._streams[stream_id] = _Stream(expires_at=self._clock() + self.ttl)
+        return True
 
-    def _require_active(self, stream_id: str) -> _Stream:
+    async def _append(self, stream_id: str, chunks: list[str]) -> int:
         stream = self._live(stream_id)
         if stream is None:
             raise StreamNotFoundError(stream_id)
         if stream.state != "active":
             raise StreamNotActiveError(stream_id, stream.state)
-        return stream
-
-    async def create(self, stream_id: str) -> None:
-        """Create an empty active stream. Raises :class:`StreamExistsError` if it exists."""
-        check_id(stream_id)
-        if self._live(stream_id) is not None:
-            raise StreamExistsError(stream_id)
-        self._streams[stream_id] = _Stream(expires_at=self._clock() + self.ttl)
-        self._notifier.notify(stream_id)
-
-    async def append(self, stream_id: str, chunk: str) -> int:
-        """Append ``chunk`` and return its 1-based seq.
-
-        Raises:
-            StreamNotFoundError: unknown or expired stream.
-            StreamNotActiveError: the stream is terminal.
-        """
-        check_id(stream_id)
-        check_chunk(chunk)
-        stream = self._require_active(stream_id)
-        stream.chunks.append(chunk)
-        self._touch(stream_id, stream)
+        stream.chunks.extend(chunks)
+        stream.expires_at = self._clock() + self.ttl
         return len(stream.chunks)
 
-    async def append_many(self, stream_id: str, chunks: Sequence[str]) -> int:
-        """Append ``chunks`` in order and return the last seq (``total_chunks``); raises as
-        :meth:`append`. An empty sequence appends nothing."""
-        check_id(stream_id)
-        items = check_chunks(chunks)
-        stream = self._require_active(stream_id)
-        if items:
-            stream.chunks.extend(items)
-            self._touch(stream_id, stream)
-        return len(stream.chunks)
-
-    async def get_status(self, stream_id: str) -> StreamStatus | None:
-        """Return the stream's status, or ``None`` if it does not exist or has expired."""
-        check_id(stream_id)
+    async def _get_status(self, stream_id: str) -> StreamStatus | None:
         stream = self._live(stream_id)
         return None if stream is None else stream.status()
 
@@ -122,64 +108,30 @@ class MemoryStreamStore:
         stream = self._live(stream_id)
         if stream is None:
             raise StreamNotFoundError(stream_id)
-        if stream.state != "active":
-            return
-        stream.state = state
-        stream.error = error
-        self._touch(stream_id, stream)
+        if stream.state == "active":
+            stream.state = state
+            stream.error = error
+            stream.expires_at = self._clock() + self.ttl
 
-    async def stop(self, stream_id: str) -> None:
-        """Mark the stream ``stopped``; a no-op if already terminal.
-        Raises :class:`StreamNotFoundError` for an unknown stream."""
-        await self._finish(check_id(stream_id), "stopped", None)
+    async def _fetch(
+        self, stream_id: str, after: int, limit: int
+    ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+        stream = self._live(stream_id)
+        if stream is None:
+            return None, []
+        data = stream.chunks[after : after + limit]
+        return stream.status(), [StreamChunk(after + i, d) for i, d in enumerate(data, 1)]
 
-    async def complete(self, stream_id: str) -> None:
-        """Mark the stream ``done``; a no-op if already terminal.
-        Raises :class:`StreamNotFoundError` for an unknown stream."""
-        await self._finish(check_id(stream_id), "done", None)
+    async def _delete(self, stream_id: str) -> None:
+        self._streams.pop(stream_id, None)
 
-    async def fail(self, stream_id: str, error: str) -> None:
-        """Mark the stream ``error`` with message ``error``; a no-op if already terminal.
-        Raises :class:`StreamNotFoundError` for an unknown stream."""
-        await self._finish(check_id(stream_id), "error", check_error_message(error))
-
-    async def delete(self, stream_id: str) -> None:
-        """Remove the stream; a no-op if absent. Its followers end with StreamExpiredError."""
-        check_id(stream_id)
-        if self._streams.pop(stream_id, None) is not None:
-            self._notifier.notify(stream_id)
-
-    async def cleanup(self) -> int:
-        """Drop every expired stream and return how many were dropped."""
+    async def _expired(self) -> list[str]:
         now = self._clock()
         expired = [sid for sid, s in self._streams.items() if s.expires_at <= now]
         for sid in expired:
             del self._streams[sid]
-            self._notifier.notify(sid)
-        return len(expired)
+        return expired
 
-    async def read_from(self, stream_id: str, after_seq: int = 0) -> AsyncIterator[StreamChunk]:
-        """Yield chunks with ``seq > after_seq``, then follow live until the stream is terminal.
-
-        Raises:
-            StreamNotFoundError: unknown stream.
-            StreamExpiredError: no chunk for ``ttl`` seconds while active, or deleted/expired.
-        """
-        check_id(stream_id)
-        check_after_seq(after_seq)
-
-        async def fetch(after: int) -> tuple[StreamStatus | None, list[StreamChunk]]:
-            stream = self._live(stream_id)
-            if stream is None:
-                return None, []
-            data = stream.chunks[after:]
-            return stream.status(), [StreamChunk(after + i + 1, d) for i, d in enumerate(data)]
-
-        async with await self._notifier.subscribe(stream_id) as sub:
-            async for chunk in follow(
-                stream_id, after_seq, fetch=fetch, wait=sub.wait, ttl=self.ttl, poll_interval=None
-            ):
-                yield chunk
-
-    async def aclose(self) -> None:
-        """Nothing to release; present so every store can be closed the same way."""
+    async def cleanup(self) -> int:
+        """Drop every expired stream and return how many were dropped."""
+        return await self._run_cleanup(self._expired())

@@ -1,0 +1,301 @@
+"""``StreamStoreBase``: the :class:`~aibind.core.protocols.StreamStore` methods, written once.
+
+It checks every argument before touching storage, opens the store lazily, translates driver
+errors through the backend's hook, wakes followers after each write, and runs ``read_from``:
+subscribe first (push), then the shared follower loop (:mod:`aibind.core.follow`) with idle
+expiry and transient-error retries, with one per-store :class:`~aibind.core.kit.Sweeper` as the
+safety net for writers that do not notify. A backend supplies the storage hooks below; every
+public method, rule and error comes from here, so all backends behave alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Hashable, Mapping, Sequence
+from typing import ClassVar
+
+from aibind.core.errors import (
+    StreamExistsError,
+    StreamNotActiveError,
+    StreamNotFoundError,
+)
+from aibind.core.follow import follow_pages
+from aibind.core.kit._lifecycle import StoreBase
+from aibind.core.kit._sweep import Sweeper
+from aibind.core.notify import Notifier, Subscription
+from aibind.core.types import StreamChunk, StreamState, StreamStatus
+from aibind.core.validation import (
+    check_after_seq,
+    check_chunk,
+    check_chunks,
+    check_error_message,
+    check_id,
+    check_interval,
+    check_ttl,
+)
+
+__all__ = ["StreamStoreBase"]
+
+
+class StreamStoreBase(StoreBase):
+    """Base class of every backend's stream store (see the module docs).
+
+    Args:
+        ttl: seconds a stream lives after its last write, and the longest a follower waits on
+            an active stream with no new chunk before it presumes the producer dead.
+        poll_interval: seconds between the store's safety sweeps (``None``: no sweep; push
+            only). A backend that cannot sweep polls per follower at this interval instead.
+        notifier: the notifier that wakes this store's followers (a backend passes one with
+            its push hooks; default: a plain in-process one).
+
+    Raises:
+        TypeError, ValueError: ``ttl`` or ``poll_interval`` is not a positive number of seconds.
+
+    Backend hooks (coroutines raising the driver's errors or :mod:`aibind.core.errors`):
+    ``_create``, ``_append``, ``_get_status``, ``_finish``, ``_fetch``, ``_delete``, and
+    optionally ``_probe`` (bulk version markers for the sweep; see :data:`Probe`) with
+    :meth:`_can_sweep`, and ``_cleanup`` behind a public ``cleanup`` (see :meth:`_run_cleanup`).
+    """
+
+    page_size: ClassVar[int] = 1000
+    """Most chunks one ``_fetch`` returns (a replay reads in pages of this size)."""
+
+    read_retry_window: ClassVar[float] = 30.0
+    """Seconds a follower keeps retrying a read while the backend is unreachable (connection
+    lost, restarting, timing out) before it raises the error."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 300.0,
+        poll_interval: float | None = 0.05,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.ttl = check_ttl(ttl)
+        self.poll_interval = check_interval(poll_interval)
+        self._notifier = notifier if notifier is not None else Notifier()
+        self._following: dict[str, int] = {}
+        self._subscriptions: set[Subscription] = set()
+        self._sweeper: Sweeper | None = None
+
+    # ---- storage hooks -----------------------------------------------------------------
+
+    async def _create(self, stream_id: str) -> bool:
+        """Create an empty active stream unless the id is taken; ``False`` if taken."""
+        raise NotImplementedError
+
+    async def _append(self, stream_id: str, chunks: list[str]) -> int:
+        """Append one or more chunks atomically; return the last seq. Raise
+        :class:`StreamNotFoundError` / :class:`StreamNotActiveError` as appropriate."""
+        raise NotImplementedError
+
+    async def _get_status(self, stream_id: str) -> StreamStatus | None:
+        """The stream's status, or ``None`` if absent."""
+        raise NotImplementedError
+
+    async def _finish(self, stream_id: str, state: StreamState, error: str | None) -> None:
+        """Move an active stream to ``state``; a no-op if terminal; raise
+        :class:`StreamNotFoundError` if absent."""
+        raise NotImplementedError
+
+    async def _fetch(
+        self, stream_id: str, after: int, limit: int
+    ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+        """The status (``None`` if absent) and up to ``limit`` chunks with ``seq > after``, in
+        one snapshot, or with the status read first (see :data:`aibind.core.follow.Fetch`)."""
+        raise NotImplementedError
+
+    async def _delete(self, stream_id: str) -> None:
+        """Remove the stream and its chunks; a no-op if absent."""
+        raise NotImplementedError
+
+    def _can_sweep(self) -> bool:
+        """``True`` if :meth:`_probe` works with this store's client (default ``False``)."""
+        return False
+
+    async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
+        """Version markers of ``stream_ids`` in one round trip (see :data:`Probe`)."""
+        raise NotImplementedError
+
+    def _written(self, stream_id: str) -> None:
+        """Called after each successful write: wake this process's followers at once (a
+        backend whose server push also reaches them may override it to do nothing)."""
+        self._notifier.notify(stream_id)
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    async def _close(self) -> None:
+        """Stop the sweep and end this store's followers (they raise
+        :class:`~aibind.core.errors.StoreClosedError`). Backends extend it with
+        ``await super()._close()``."""
+        if self._sweeper is not None:
+            await self._sweeper.aclose()
+        for sub in list(self._subscriptions):
+            sub._wake()
+
+    # ---- the StreamStore contract --------------------------------------------------------
+
+    async def create(self, stream_id: str) -> None:
+        """Create an empty ``active`` stream.
+
+        Raises:
+            TypeError, ValueError: a malformed ``stream_id``.
+            StreamExistsError: the id is taken (whatever the stream's state).
+            BackendError: the backend failed (a subclass says how).
+        """
+        check_id(stream_id)
+        await self._ready()
+        if not await self._call(self._create(stream_id)):
+            raise StreamExistsError(stream_id)
+        self._written(stream_id)
+
+    async def append(self, stream_id: str, chunk: str) -> int:
+        """Append one chunk atomically and return its 1-based seq; restarts the stream's TTL.
+
+        Raises:
+            TypeError, ValueError: a malformed ``stream_id`` or ``chunk`` (NUL, lone surrogate).
+            StreamNotFoundError: no such stream.
+            StreamNotActiveError: the stream is done, stopped or failed.
+            BackendError: the backend failed.
+        """
+        check_id(stream_id)
+        check_chunk(chunk)
+        await self._ready()
+        seq = await self._call(self._append(stream_id, [chunk]))
+        self._written(stream_id)
+        return seq
+
+    async def append_many(self, stream_id: str, chunks: Sequence[str]) -> int:
+        """Append ``chunks`` in order in one atomic write and return the last seq (the
+        stream's ``total_chunks``); an empty sequence appends nothing and returns the current
+        count. Raises as :meth:`append` (for any chunk: nothing is stored then)."""
+        check_id(stream_id)
+        items = check_chunks(chunks)
+        await self._ready()
+        if not items:
+            status = await self._call(self._get_status(stream_id))
+            if status is None:
+                raise StreamNotFoundError(stream_id)
+            if status.state != "active":
+                raise StreamNotActiveError(stream_id, status.state)
+            return status.total_chunks
+        seq = await self._call(self._append(stream_id, items))
+        self._written(stream_id)
+        return seq
+
+    async def get_status(self, stream_id: str) -> StreamStatus | None:
+        """The stream's state and chunk count, or ``None`` if it does not exist.
+
+        Raises:
+            CorruptDataError: the stored status is not one a writer produces.
+            BackendError: the backend failed.
+        """
+        check_id(stream_id)
+        await self._ready()
+        return await self._call(self._get_status(stream_id))
+
+    async def _end(self, stream_id: str, state: StreamState, error: str | None) -> None:
+        await self._ready()
+        await self._call(self._finish(stream_id, state, error))
+        self._written(stream_id)
+
+    async def stop(self, stream_id: str) -> None:
+        """Mark an active stream ``stopped`` (the client cancelled); a no-op if terminal.
+
+        Raises:
+            StreamNotFoundError: no such stream.
+        """
+        await self._end(check_id(stream_id), "stopped", None)
+
+    async def complete(self, stream_id: str) -> None:
+        """Mark an active stream ``done``; a no-op if terminal.
+
+        Raises:
+            StreamNotFoundError: no such stream.
+        """
+        await self._end(check_id(stream_id), "done", None)
+
+    async def fail(self, stream_id: str, error: str) -> None:
+        """Mark an active stream ``error`` with the message ``error``; a no-op if terminal.
+
+        Raises:
+            TypeError, ValueError: ``error`` is not text (or holds NUL / a lone surrogate).
+            StreamNotFoundError: no such stream.
+        """
+        check_id(stream_id)
+        await self._end(stream_id, "error", check_error_message(error))
+
+    async def delete(self, stream_id: str) -> None:
+        """Delete the stream and all its chunks; a no-op if absent. Its followers end with
+        :class:`~aibind.core.errors.StreamExpiredError`."""
+        check_id(stream_id)
+        await self._ready()
+        await self._call(self._delete(stream_id))
+        self._written(stream_id)
+
+    async def _run_cleanup(self, removed: Awaitable[Sequence[str]]) -> int:
+        """The body of a backend's public ``cleanup()``: await its removal of expired streams
+        (which returns their ids), wake their followers, return how many were removed."""
+        await self._ready()
+        ids = await self._call(removed)
+        for stream_id in ids:
+            self._written(stream_id)
+        return len(ids)
+
+    async def read_from(self, stream_id: str, after_seq: int = 0) -> AsyncIterator[StreamChunk]:
+        """Yield every chunk with ``seq > after_seq``, in order, each exactly once: first those
+        already stored (in pages of :attr:`page_size`), then new ones as they are appended;
+        return once the stream is terminal and drained.
+
+        The follower subscribes to push wake-ups before its first read, so nothing appended
+        after that read is missed; the store's sweep wakes it for writers that do not notify.
+        A read failing with a transient backend error is retried for
+        :attr:`read_retry_window` seconds.
+
+        Raises (while iterating):
+            TypeError, ValueError: a malformed ``stream_id`` or ``after_seq``.
+            StreamNotFoundError: no such stream.
+            StreamExpiredError: the stream stayed active with no new chunk for ``ttl`` seconds
+                (its producer is presumed dead), or it was deleted / cleaned up while read.
+            StoreClosedError: the store was closed while following.
+            BackendError: the backend stayed unreachable through the retry window.
+        """
+        check_id(stream_id)
+        check_after_seq(after_seq)
+        await self._ready()
+        sub = await self._call(self._notifier.subscribe(stream_id))
+        following = self._following
+        following[stream_id] = following.get(stream_id, 0) + 1
+        self._subscriptions.add(sub)
+        try:
+            poll = self.poll_interval
+            if poll is not None and self._can_sweep():
+                if self._sweeper is None:
+                    self._sweeper = Sweeper(self._notifier, self._probe, following.keys, poll)
+                self._sweeper.ensure_running()
+                poll = None
+            limit = self.page_size
+
+            async def fetch(after: int) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+                self._check_open()
+                return await self._call(self._fetch(stream_id, after, limit))
+
+            async for page in follow_pages(
+                stream_id,
+                after_seq,
+                fetch=fetch,
+                wait=sub.wait,
+                ttl=self.ttl,
+                poll_interval=poll,
+                page_size=limit,
+                retry_window=self.read_retry_window,
+            ):
+                for chunk in page:
+                    yield chunk
+        finally:
+            self._subscriptions.discard(sub)
+            count = following.get(stream_id, 1) - 1
+            if count:
+                following[stream_id] = count
+            else:
+                following.pop(stream_id, None)
+            await sub.close()

@@ -1,0 +1,90 @@
+"""The per-store safety sweep (aibind.core.kit.Sweeper): one probe per interval however many
+streams are followed; followers of changed streams (and of newly seen ones) are woken."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable, Mapping
+
+from aibind.core.kit import Sweeper
+from aibind.core.notify import Notifier
+
+
+class _Backend:
+    """Version markers as a backend would report them; counts the probes."""
+
+    def __init__(self) -> None:
+        self.markers: dict[str, int] = {}
+        self.probes = 0
+        self.unchanged = False
+
+    async def probe(self, ids: list[str]) -> Mapping[str, Hashable] | None:
+        self.probes += 1
+        if self.unchanged:
+            return None
+        return {i: self.markers[i] for i in ids if i in self.markers}
+
+
+async def test_one_probe_per_interval_wakes_only_changed_streams() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    ids = [f"s{i}" for i in range(500)]
+    backend.markers = dict.fromkeys(ids, 0)
+    subs = {i: await notifier.subscribe(i) for i in ids}
+    sweeper = Sweeper(notifier, backend.probe, lambda: list(subs), 0.02)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    # first sighting: everyone woken once
+    assert all([await subs[i].wait(0) for i in ids])
+    probes = backend.probes
+    backend.markers["s7"] = 1
+    await asyncio.sleep(0.05)
+    assert await subs["s7"].wait(0)
+    assert not any([await subs[i].wait(0) for i in ids if i != "s7"])
+    assert backend.probes - probes <= 4  # one probe per interval, not one per follower
+    backend.unchanged = True  # e.g. SQLite's data_version did not move
+    backend.markers["s8"] = 5
+    await asyncio.sleep(0.05)
+    assert not await subs["s8"].wait(0)
+    await sweeper.aclose()
+    for sub in subs.values():
+        await sub.close()
+
+
+async def test_sweep_ends_when_nothing_is_followed_and_restarts() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    followed: list[str] = []
+    sweeper = Sweeper(notifier, backend.probe, lambda: followed, 0.01)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    assert sweeper._task is None
+    assert backend.probes == 0
+    followed.append("a")
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    assert backend.probes >= 2
+    await sweeper.aclose()
+    sweeper.ensure_running()
+    assert sweeper._task is None
+
+
+async def test_a_failing_probe_keeps_the_sweep_alive() -> None:
+    notifier = Notifier()
+    calls = 0
+
+    async def probe(ids: list[str]) -> Mapping[str, Hashable]:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ConnectionResetError("gone")
+        return {"a": 1}
+
+    sub = await notifier.subscribe("a")
+    sweeper = Sweeper(notifier, probe, lambda: ["a"], 0.01)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.1)
+    assert calls >= 3
+    assert await sub.wait(0)
+    await sweeper.aclose()
+    await sub.close()
