@@ -25,6 +25,12 @@ DEFAULT_TABLES = ("aibind_stream_chunks", "aibind_stream_status", "aibind_conver
 def test_parse_d1_url() -> None:
     assert parse_d1_url("d1://acc/db-1") == D1Url("acc", "db-1", None)
     assert parse_d1_url("D1://acc/db/?kv_namespace=ns") == D1Url("acc", "db", "ns")
+    parsed = parse_d1_url(
+        "d1://acc/db?ttl=60&poll_interval=off&chunks_table=c&conversation_ttl=90"
+        "&conversation_prefix=app:conv"
+    )
+    assert parsed.stream_options == {"ttl": 60.0, "poll_interval": None, "chunks_table": "c"}
+    assert parsed.conversation_options == {"ttl": 90.0, "prefix": "app:conv"}
 
 
 @pytest.mark.parametrize(
@@ -36,8 +42,9 @@ def test_parse_d1_url() -> None:
         ("d1://token@acc/db", "CLOUDFLARE_API_TOKEN"),
         ("d1://acc:443/db", "port"),
         ("d1://acc/db#frag", "fragment"),
-        ("d1://acc/db?ttl=5", "unknown"),
-        ("d1://acc/db?kv_namespace=a&kv_namespace=b", "more than once"),
+        ("d1://acc/db?prefix=5", "unknown URL option 'prefix'"),
+        ("d1://acc/db?ttl=soon", "ttl"),
+        ("d1://acc/db?kv_namespace=a&kv_namespace=b", "twice"),
         ("d1://acc/db?kv_namespace=", "kv_namespace"),
         ("d1://acc/d%2Fb", "database_id"),
     ],
@@ -68,20 +75,19 @@ async def default_tables(standin: StandIn) -> AsyncIterator[None]:
 async def test_open_stores_on_d1(
     standin: StandIn, cloudflare_env: dict[str, str], tables: dict[str, str]
 ) -> None:
-    url = f"d1://{standin.account_id}/{standin.database_id}"
-    stream_options = {
-        "chunks_table": tables["chunks_table"],
-        "status_table": tables["status_table"],
-    }
-    conversation_options = {"table": tables["conversations_table"]}
-    async with open_stores(
-        url, stream_options=stream_options, conversation_options=conversation_options
-    ) as stores:
+    url = (
+        f"d1://{standin.account_id}/{standin.database_id}?chunks_table={tables['chunks_table']}"
+        f"&status_table={tables['status_table']}&ttl=120"
+        f"&conversation_table={tables['conversations_table']}"
+    )
+    async with open_stores(url) as stores:
         assert stores.url == url
         streams, conversations = stores.streams, stores.conversations
         assert isinstance(streams, SqliteStreamStore)
         assert isinstance(conversations, SqliteConversationStore)
         assert streams.poll_interval == HTTP_POLL_INTERVAL
+        assert streams.ttl == 120
+        assert conversations.table == tables["conversations_table"]
         await streams.setup()
         await conversations.setup()
         await streams.create("s")

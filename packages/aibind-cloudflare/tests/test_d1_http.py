@@ -15,14 +15,20 @@ from conftest import D1Factory
 from aibind.cloudflare import (
     CloudflareApiError,
     CloudflareAuthError,
-    CloudflareNetworkError,
     CloudflareRateLimitError,
     D1ConstraintError,
     D1Error,
     D1HttpClient,
 )
 from aibind.cloudflare._api import DEFAULT_BASE_URL, retry_after_seconds
-from aibind.core.errors import SchemaError, StoreClosedError
+from aibind.core.errors import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ConnectionLostError,
+    SchemaError,
+    StoreClosedError,
+)
 from aibind.sqlite import SqliteError, SqliteStreamStore
 
 
@@ -164,14 +170,41 @@ async def test_api_errors(make_d1: D1Factory, standin: StandIn) -> None:
     assert not isinstance(info.value, CloudflareAuthError)
 
 
-async def test_unreachable_api_is_a_network_error(make_d1: D1Factory) -> None:
+async def test_unreachable_api(make_d1: D1Factory) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again at once: nothing listens there
     d1 = make_d1(base_url=f"http://127.0.0.1:{port}/client/v4")
-    with pytest.raises(CloudflareNetworkError, match="failed") as info:
+    with pytest.raises(BackendUnavailableError, match="ConnectError") as info:
         await d1.execute("SELECT 1")
     assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+async def test_dropped_and_silent_connections(make_d1: D1Factory) -> None:
+    """A local server that closes the connection after reading the request, and one that never
+    answers: a lost connection and a timeout, in the kit's error classes."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # never answers; returns when the client gives up and closes
+        writer.close()
+
+    for handler, error in ((hang_up, ConnectionLostError), (silent, BackendTimeoutError)):
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            d1 = make_d1(base_url=f"http://127.0.0.1:{port}/client/v4", timeout=0.3)
+            with pytest.raises(error) as info:
+                await d1.execute("SELECT 1")
+            assert isinstance(info.value, BackendError)
+            assert isinstance(info.value.__cause__, httpx.HTTPError)
+        finally:
+            server.close()
+            await server.wait_closed()
 
 
 async def test_429_is_retried_within_the_bound(

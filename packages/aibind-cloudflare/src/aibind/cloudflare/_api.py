@@ -24,10 +24,17 @@ from aibind.cloudflare._values import check_wait
 from aibind.cloudflare.errors import (
     CloudflareApiError,
     CloudflareAuthError,
-    CloudflareNetworkError,
     CloudflareRateLimitError,
 )
-from aibind.core.errors import StoreClosedError
+from aibind.core.errors import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ConnectionLostError,
+    MissingDriverError,
+    StoreClosedError,
+)
+from aibind.core.kit import describe
 from aibind.core.validation import check_ttl
 
 if TYPE_CHECKING:
@@ -53,13 +60,23 @@ _AUTH_CODES = frozenset({9106, 9109, 10000, 10001})
 _FIRST_BACKOFF = 0.25
 
 
-def _missing_httpx(exc: ImportError) -> ImportError:
-    error = ImportError(
+def _missing_httpx() -> MissingDriverError:
+    return MissingDriverError(
         "the Cloudflare HTTP clients need httpx (pip install aibind-cloudflare installs it); "
         "inside a Python Worker use wrap_d1(self.env.DB) and the KV binding instead"
     )
-    error.__cause__ = exc
-    return error
+
+
+def _transport_error(exc: Exception, httpx: Any, method: str, path: str) -> BackendError:
+    """The kit's error for an httpx transport failure (the caller chains ``exc``)."""
+    message = f"Cloudflare API request {method} {path} failed: {describe(exc)}"
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendTimeoutError(message)
+    if isinstance(exc, httpx.ConnectError):
+        return BackendUnavailableError(message)
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.NetworkError)):
+        return ConnectionLostError(message)  # sent, then the connection failed
+    return BackendError(message)
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -111,7 +128,7 @@ class CloudflareApi:
     Raises:
         ValueError: no token, a base URL that is not ``http(s)://``, bad numbers.
         TypeError: ``http_client`` is not an ``httpx.AsyncClient``.
-        ImportError: httpx is not installed.
+        MissingDriverError: httpx is not installed (also an ImportError).
     """
 
     def __init__(
@@ -126,7 +143,7 @@ class CloudflareApi:
         try:
             import httpx
         except ImportError as exc:
-            raise _missing_httpx(exc) from exc
+            raise _missing_httpx() from exc
         self._httpx = httpx
         token = api_token if api_token is not None else os.environ.get(TOKEN_ENV, "")
         if not isinstance(token, str):
@@ -168,8 +185,9 @@ class CloudflareApi:
 
         Raises:
             CloudflareRateLimitError: still 429 once the next wait would exceed the bound.
-            CloudflareNetworkError: the request failed or timed out (no retry: a write may have
-                been applied).
+            BackendUnavailableError: the API cannot be reached (nothing was sent).
+            ConnectionLostError, BackendTimeoutError: the connection failed or timed out after
+                the request was sent (no retry: a write may have been applied).
             StoreClosedError: this client, or the caller's ``httpx.AsyncClient``, is closed.
         """
         httpx = self._httpx
@@ -187,14 +205,8 @@ class CloudflareApi:
                     params=params,
                     headers=self._headers,
                 )
-            except httpx.TimeoutException as exc:
-                raise CloudflareNetworkError(
-                    f"Cloudflare API request {method} {path} timed out ({type(exc).__name__})"
-                ) from exc
             except httpx.HTTPError as exc:
-                raise CloudflareNetworkError(
-                    f"Cloudflare API request {method} {path} failed: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise _transport_error(exc, httpx, method, path) from exc
             if response.status_code != 429:
                 return response
             asked = retry_after_seconds(response.headers.get("retry-after"))

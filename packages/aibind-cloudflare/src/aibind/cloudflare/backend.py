@@ -43,10 +43,12 @@ async def open_d1_stores(
     (default ``https://api.cloudflare.com/client/v4``).
 
     Args:
-        url: ``d1://<account_id>/<database_id>[?kv_namespace=<namespace_id>]``.
+        url: ``d1://<account_id>/<database_id>[?kv_namespace=<namespace_id>&...]``, with store
+            options as query parameters (see :mod:`aibind.cloudflare.url`).
         stream_options: keyword options of :class:`~aibind.sqlite.SqliteStreamStore`
-            (``poll_interval`` defaults to :data:`HTTP_POLL_INTERVAL` here).
-        conversation_options: keyword options of the conversation store.
+            (``poll_interval`` defaults to :data:`HTTP_POLL_INTERVAL` here); they win over
+            the URL's.
+        conversation_options: keyword options of the conversation store (win over the URL's).
 
     Raises:
         TypeError, ValueError: a malformed URL or option, or no API token.
@@ -56,9 +58,13 @@ async def open_d1_stores(
     streams: SqliteStreamStore | None = None
     conversations: KVConversationStore | SqliteConversationStore | None = None
     try:
-        options = {"poll_interval": HTTP_POLL_INTERVAL, **dict(stream_options or {})}
+        options = {
+            "poll_interval": HTTP_POLL_INTERVAL,
+            **target.stream_options,
+            **dict(stream_options or {}),
+        }
         streams = SqliteStreamStore(d1, **options)
-        conv_options = dict(conversation_options or {})
+        conv_options = {**target.conversation_options, **dict(conversation_options or {})}
         if target.kv_namespace is not None:
             kv = KVHttpClient(
                 target.account_id,
@@ -69,7 +75,9 @@ async def open_d1_stores(
             conversations = KVConversationStore(kv, **conv_options)
         else:
             conversations = SqliteConversationStore(d1, **conv_options)
-        yield Stores(streams=streams, conversations=conversations, url=url)
+        # (typed loosely: aibind-sqlite's stores predate the kit's async-with protocol members)
+        pair: Any = (streams, conversations)
+        yield Stores(streams=pair[0], conversations=pair[1], url=url)
     finally:
         try:
             if streams is not None:

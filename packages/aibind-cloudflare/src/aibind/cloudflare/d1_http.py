@@ -59,7 +59,7 @@ class D1HttpClient:
 
     Raises:
         TypeError, ValueError: a bad argument, or no token.
-        ImportError: httpx is not installed.
+        MissingDriverError: httpx is not installed.
     """
 
     def __init__(
@@ -135,8 +135,10 @@ class D1HttpClient:
             TypeError, ValueError: a value D1 cannot bind, more than 100 of them.
             SchemaError: a table or column is missing (the message says how to create them).
             D1Error, D1ConstraintError: another SQL error.
-            CloudflareApiError, CloudflareAuthError, CloudflareRateLimitError,
-            CloudflareNetworkError: the API failed.
+            CloudflareApiError, CloudflareAuthError, CloudflareRateLimitError: the API
+                answered with an error.
+            BackendUnavailableError, ConnectionLostError, BackendTimeoutError: the network
+                failed.
             StoreClosedError: the client is closed.
         """
         body = {"sql": check_sql(sql), "params": normalise_args(args, blobs=False)}

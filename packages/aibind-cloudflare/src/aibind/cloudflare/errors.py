@@ -1,19 +1,22 @@
 """Errors of the Cloudflare clients, and the translation of D1's error messages into them.
 
 Everything a client of this package raises on purpose is an
-:class:`~aibind.core.errors.AibindError`, with the error that caused it (an ``httpx``
-exception, a ``pyodide.ffi.JsException``) chained as ``__cause__``:
+:class:`~aibind.core.errors.AibindError` from the kit's error model, with the error that caused
+it (an ``httpx`` exception, a ``pyodide.ffi.JsException``) chained as ``__cause__``:
 
 * a missing table or column -> :class:`~aibind.core.errors.SchemaError`, saying how to create
   the tables;
 * any other SQL error D1 reports -> :class:`D1Error` (a constraint violation ->
-  :class:`D1ConstraintError`); both are :class:`~aibind.sqlite.errors.SqliteError`, since D1 is
-  SQLite;
-* an error answer of Cloudflare's REST API -> :class:`CloudflareApiError` (authentication ->
-  :class:`CloudflareAuthError`, HTTP 429 past the client's bounded wait ->
-  :class:`CloudflareRateLimitError`);
-* the API cannot be reached, or the connection dropped or timed out ->
-  :class:`CloudflareNetworkError`.
+  :class:`D1ConstraintError`): a :class:`~aibind.core.errors.BackendError` and a
+  :class:`~aibind.sqlite.errors.SqliteError`, since D1 is SQLite;
+* an error answer of Cloudflare's REST API -> :class:`CloudflareApiError`, a
+  :class:`~aibind.core.errors.BackendError` (a refused token -> :class:`CloudflareAuthError` and
+  HTTP 429 past the client's bounded wait -> :class:`CloudflareRateLimitError`, both also
+  :class:`~aibind.core.errors.BackendUnavailableError`: nothing was done);
+* the API cannot be reached -> :class:`~aibind.core.errors.BackendUnavailableError`; the
+  connection dropped mid-request -> :class:`~aibind.core.errors.ConnectionLostError`; no answer
+  in time -> :class:`~aibind.core.errors.BackendTimeoutError`;
+* httpx missing -> :class:`~aibind.core.errors.MissingDriverError`.
 
 Argument errors stay the built-in :class:`TypeError` / :class:`ValueError`, naming the argument.
 """
@@ -22,14 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aibind.core.errors import AibindError, SchemaError
+from aibind.core.errors import AibindError, BackendError, BackendUnavailableError, SchemaError
 from aibind.sqlite.errors import SqliteError
 
 __all__ = [
     "CloudflareApiError",
     "CloudflareAuthError",
     "CloudflareError",
-    "CloudflareNetworkError",
     "CloudflareRateLimitError",
     "D1ConstraintError",
     "D1Error",
@@ -48,8 +50,9 @@ SCHEMA_HINT = (
 """How to create the tables, for :class:`~aibind.core.errors.SchemaError` messages."""
 
 
-class CloudflareError(AibindError):
-    """Base class of the errors about Cloudflare's API or a Worker binding (not SQL errors)."""
+class CloudflareError(BackendError):
+    """Base class of the errors Cloudflare's API or a Worker binding reported (not SQL errors,
+    not network failures: those are :class:`D1Error` and the kit's transport errors)."""
 
 
 class CloudflareApiError(CloudflareError):
@@ -69,15 +72,15 @@ class CloudflareApiError(CloudflareError):
         self.errors = tuple(errors)
 
 
-class CloudflareAuthError(CloudflareApiError):
+class CloudflareAuthError(CloudflareApiError, BackendUnavailableError):
     """The API refused the token (HTTP 401/403, or a 400 with an authentication error code):
     check ``api_token`` / ``CLOUDFLARE_API_TOKEN`` and the token's permissions (D1 edit, Workers
     KV Storage edit)."""
 
 
-class CloudflareRateLimitError(CloudflareApiError):
+class CloudflareRateLimitError(CloudflareApiError, BackendUnavailableError):
     """HTTP 429 after the client waited as long as it may (Cloudflare allows 1,200 requests per
-    5 minutes per token).
+    5 minutes per token). Nothing was done; retry after ``retry_after`` seconds.
 
     Attributes:
         retry_after: seconds the API asked to wait (``retry-after``), or ``None``.
@@ -95,12 +98,7 @@ class CloudflareRateLimitError(CloudflareApiError):
         self.retry_after = retry_after
 
 
-class CloudflareNetworkError(CloudflareError):
-    """The API could not be reached, or the connection failed or timed out mid-request; the
-    ``httpx`` exception is chained. A write may or may not have been applied."""
-
-
-class D1Error(SqliteError):
+class D1Error(SqliteError, BackendError):
     """A SQL error reported by D1 (syntax, type, limits, ...).
 
     Attributes:

@@ -59,7 +59,7 @@ class KVHttpClient:
 
     Raises:
         TypeError, ValueError: a bad argument, or no token.
-        ImportError: httpx is not installed.
+        MissingDriverError: httpx is not installed.
     """
 
     def __init__(
@@ -98,8 +98,10 @@ class KVHttpClient:
 
         Raises:
             TypeError, ValueError: a bad key (not a str, empty, over 512 bytes).
-            CloudflareApiError, CloudflareAuthError, CloudflareRateLimitError,
-            CloudflareNetworkError: the API failed.
+            CloudflareApiError, CloudflareAuthError, CloudflareRateLimitError: the API
+                answered with an error.
+            BackendUnavailableError, ConnectionLostError, BackendTimeoutError: the network
+                failed.
         """
         path = self._value_path(key)
         response = await self._api.send("GET", path)
