@@ -44,7 +44,7 @@ class _BindingKV:
 
     async def get(self, key: str) -> str | None:
         value = await self.binding.get(key)
-        return None if value is None or value is self.ffi.jsnull else value  # type: ignore[no-any-return]
+        return None if value is None or value is self.ffi.jsnull else value
 
     async def put(self, key: str, value: str, ttl: int) -> None:
         options: Any = {"expirationTtl": ttl}
