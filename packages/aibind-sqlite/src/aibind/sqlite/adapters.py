@@ -14,7 +14,6 @@ adapter's worker thread.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -26,6 +25,8 @@ from aibind.sqlite._dbapi import DbApiConnection, run_batch, run_execute
 from aibind.sqlite.client import Row, SqliteClient, Statement
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import aiosqlite
 
 __all__ = [
@@ -87,6 +88,8 @@ class ThreadedClient:
             raise
 
     def _probe(self) -> None:
+        import sqlite3  # here, not at import: Pyodide (a Python Worker) has no sqlite3
+
         try:
             self._conn.execute("SELECT 1")
             for sql in self._init_sql:
@@ -108,6 +111,8 @@ class ThreadedClient:
 
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._closed:
+            import sqlite3
+
             raise sqlite3.ProgrammingError("Cannot operate on a closed database (adapter closed).")
 
         def locked() -> T:
@@ -217,7 +222,7 @@ def wrap_sqlite3(connection: sqlite3.Connection, *, busy_timeout: float = 5.0) -
         ValueError: opened with ``check_same_thread=True`` in another thread, or
             ``autocommit=False``.
     """
-    if not isinstance(connection, sqlite3.Connection):
+    if not _is_sqlite3(connection):
         raise TypeError(f"connection must be a sqlite3.Connection, not {type(connection).__name__}")
     if getattr(connection, "autocommit", None) is False:
         raise ValueError("connection uses autocommit=False; open it with the default or True")
@@ -253,6 +258,11 @@ def wrap_libsql(connection: Any, *, busy_timeout: float = 5.0) -> ThreadedClient
     )
 
 
+def _is_sqlite3(obj: object) -> bool:
+    module = sys.modules.get("sqlite3")  # a sqlite3.Connection exists only once it is imported
+    return module is not None and isinstance(obj, module.Connection)
+
+
 def _is_aiosqlite(obj: object) -> bool:
     module = sys.modules.get("aiosqlite")
     return module is not None and isinstance(obj, module.Connection)
@@ -273,8 +283,8 @@ def as_client(client: object, name: str = "client") -> tuple[SqliteClient, bool]
     Raises:
         TypeError: anything else (the message names ``name``).
     """
-    if isinstance(client, sqlite3.Connection):
-        return wrap_sqlite3(client), True
+    if _is_sqlite3(client):
+        return wrap_sqlite3(client), True  # type: ignore[arg-type]
     if _is_aiosqlite(client):
         return wrap_aiosqlite(client), True  # type: ignore[arg-type]
     if _is_libsql(client):
