@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,6 +128,57 @@ def install_node_modules() -> Path:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return modules
+
+
+SDK_REQUIREMENTS = PY_DIR / "requirements-workers-sdk.txt"
+
+
+def install_workers_sdk() -> Path:
+    """Install the pinned Python Workers SDK (``workers`` module, pure Python) into the cache
+    with ``uv pip install --target`` (or pip), once, and return that folder (it goes on
+    Pyodide's ``sys.path``; the test environment itself never imports it).
+
+    Raises:
+        NodeUnavailable: neither uv nor pip is available, or the install failed.
+    """
+    digest = hashlib.sha256(SDK_REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    target = cache_root() / f"workers-sdk-{digest}"
+    stamp = target / ".installed"
+    if stamp.exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    uv = shutil.which("uv")
+    base = [uv, "pip", "install"] if uv else [sys.executable, "-m", "pip", "install"]
+    command = [
+        *base,
+        "--quiet",
+        "--target",
+        str(target),
+        "--no-deps",
+        "--python-version",
+        "3.13",  # the SDK needs >= 3.11; it runs in Pyodide's Python, not ours
+        *(["--only-binary=:all:"] if not uv else []),
+        "--require-hashes",
+        "-r",
+        str(SDK_REQUIREMENTS),
+    ]
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if stamp.exists():
+                return target
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=False, timeout=300
+            )
+            if done.returncode != 0:
+                raise NodeUnavailable(
+                    f"installing the Python Workers SDK failed ({' '.join(command[:3])}):\n"
+                    f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+                )
+            stamp.write_text(digest + "\n")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return target
 
 
 def node_env(modules: Path) -> dict[str, str]:

@@ -19,6 +19,12 @@
 // Test control (not part of Cloudflare's API): POST /__standin/throttle {"count", "retry_after"}
 // makes the next `count` API requests answer 429 with that retry-after header, as Cloudflare's
 // rate limiter does (1,200 requests per 5 minutes per token).
+//
+// POST /__standin/d1 {"batch": bool, "statements": [{"sql", "params": [tagged values]}]} runs the
+// statements on env.DB exactly as a Worker would (prepare().bind().all(), or batch()) and
+// answers {"results": [D1 results]} or {"error": message}: the back end of the D1 binding that
+// js/d1-binding.mjs hands to Pyodide for the heavy concurrency case (one dispatchFetch per call
+// instead of Miniflare's proxied binding, whose synchronous round trips serialise callers).
 
 const API = "/client/v4";
 const throttle = { count: 0, retryAfter: "1" };
@@ -158,9 +164,42 @@ async function api(request, env, path, url) {
   return fail(404, 7003, `No route for the URI ${path}`);
 }
 
+// JS values a D1 binding may be given, tagged so JSON carries them unchanged (undefined and
+// BigInt included: D1's own type checks must see them as they are).
+function untag(value) {
+  switch (value.t) {
+    case "null":
+      return null;
+    case "undefined":
+      return undefined;
+    case "bigint":
+      return BigInt(value.v);
+    case "bytes":
+      return new Uint8Array(value.v);
+    default:
+      return value.v;
+  }
+}
+
+async function d1Binding(env, body) {
+  try {
+    const statements = body.statements.map((s) => {
+      const stmt = env.DB.prepare(s.sql);
+      return s.params.length ? stmt.bind(...s.params.map(untag)) : stmt;
+    });
+    const results = body.batch ? await env.DB.batch(statements) : [await statements[0].all()];
+    return Response.json({ results });
+  } catch (error) {
+    return Response.json({ error: String(error && error.message ? error.message : error) });
+  }
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname === "/__standin/d1" && request.method === "POST") {
+      return d1Binding(env, await request.json());
+    }
     if (url.pathname === "/__standin/throttle" && request.method === "POST") {
       const body = await request.json();
       throttle.count = Number(body.count ?? 0);
