@@ -167,9 +167,7 @@ def install_workers_sdk() -> Path:
         try:
             if stamp.exists():
                 return target
-            done = subprocess.run(
-                command, capture_output=True, text=True, check=False, timeout=300
-            )
+            done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
             if done.returncode != 0:
                 raise NodeUnavailable(
                     f"installing the Python Workers SDK failed ({' '.join(command[:3])}):\n"
