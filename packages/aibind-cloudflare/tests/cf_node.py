@@ -274,3 +274,30 @@ def run_standin(modules: Path, *, timeout: float = 60.0) -> Iterator[StandIn]:
         if proc.stdout is not None:
             proc.stdout.close()
         log.close()
+
+
+def main() -> None:
+    """``python tests/cf_node.py [TOKEN]``: install the npm packages if needed, start the local
+    REST stand-in, print the environment to point a client at it, and run until Ctrl-C."""
+    import time
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # stop the stand-in on kill too
+    token = sys.argv[1] if len(sys.argv) > 1 else "aibind-test-token"
+    os.environ["AIBIND_CF_TOKEN"] = token
+    with run_standin(install_node_modules()) as standin:
+        print(f"export CLOUDFLARE_BASE_URL={standin.base_url}")
+        print(f"export CLOUDFLARE_API_TOKEN={standin.token}")
+        print(f"# d1://{standin.account_id}/{standin.database_id}")
+        print(f"# kv_namespace={standin.namespace_id}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
