@@ -45,8 +45,15 @@ PACKAGES = _discover()
 ROOT_PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
 
-def _local_deps(package: Path) -> list[Path]:
-    """The package and every sibling ``aibind-*`` distribution it depends on (dependencies
+def _sibling(requirement: str) -> Path | None:
+    """The folder of the ``aibind-*`` distribution ``requirement`` names, if it is in the tree."""
+    name = re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+    path = PACKAGES_DIR / name
+    return path if name.startswith("aibind-") and path.is_dir() else None
+
+
+def _local_deps(*packages: Path) -> list[Path]:
+    """The packages and every sibling ``aibind-*`` distribution they depend on (dependencies
     first), so they are installed from the tree instead of PyPI."""
     order: list[Path] = []
 
@@ -55,12 +62,13 @@ def _local_deps(package: Path) -> list[Path]:
             return
         meta = nox.project.load_toml(path / "pyproject.toml")
         for dep in meta["project"].get("dependencies", []):
-            name = re.split(r"[\s\[<>=!~;]", dep, maxsplit=1)[0].lower().replace("_", "-")
-            if name.startswith("aibind-") and (PACKAGES_DIR / name).is_dir():
-                visit(PACKAGES_DIR / name)
+            sibling = _sibling(dep)
+            if sibling is not None:
+                visit(sibling)
         order.append(path)
 
-    visit(package)
+    for package in packages:
+        visit(package)
     return order
 
 
@@ -73,13 +81,24 @@ def _group(pyproject: Path, group: str) -> list[str]:
 
 
 def _install_package(session: nox.Session, package: Path, *, tests: bool) -> None:
+    """Install ``package`` (and its siblings) editable; with ``tests``, also the conformance
+    suite and both test groups. A sibling ``aibind-*`` named in the package's test group (a
+    backend its tests run on) comes from the tree too, never from PyPI."""
+    roots, group = [package], []
+    if tests:
+        for requirement in _group(package / "pyproject.toml", "test"):
+            sibling = _sibling(requirement)
+            if sibling is None:
+                group.append(requirement)
+            else:
+                roots.append(sibling)
     args: list[str] = []
-    for path in _local_deps(package):
+    for path in _local_deps(*roots):
         args += ["-e", str(path)]
     if tests:
         args += ["-e", str(CONFORMANCE)]
         args += list(nox.project.dependency_groups(ROOT_PYPROJECT, "test"))
-        args += _group(package / "pyproject.toml", "test")
+        args += group
     session.install(*args)
 
 

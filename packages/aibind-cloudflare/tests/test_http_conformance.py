@@ -12,10 +12,8 @@ with real D1 and KV):
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from conftest import D1Factory
@@ -30,40 +28,8 @@ from aibind.conformance import (
     new_id,
 )
 from aibind.core.chat_history import ChatHistory
-from aibind.core.kit import StoreBase
 from aibind.core.protocols import ConversationStore, StreamStore
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore
-
-SQLITE_ON_KIT = issubclass(SqliteStreamStore, StoreBase) and issubclass(
-    SqliteConversationStore, StoreBase
-)
-"""Whether aibind-sqlite's stores are built on the backend kit yet (the lead moves them onto
-it). Until then the lifecycle cases the kit brings fail for them, whatever the client."""
-
-Test = Callable[..., Coroutine[Any, Any, None]]
-
-
-def as_protocol(store: object) -> Any:
-    """A SQLite store typed for the protocols (which, since the kit, include ``async with``:
-    the pre-kit aibind-sqlite stores do not declare it yet)."""
-    return store
-
-
-def sqlite_kit_case(test: Test) -> Test:
-    """A conformance case that needs aibind-sqlite on the kit: a strict expected failure until
-    it is (so it turns into an error, asking for this marker to go, the day it passes)."""
-
-    @functools.wraps(test)
-    async def case(*args: Any, **kwargs: Any) -> None:
-        await test(*args, **kwargs)
-
-    mark = pytest.mark.xfail(
-        not SQLITE_ON_KIT,
-        reason="aibind-sqlite's stores are not on the backend kit yet (no async with / open(), "
-        "no empty-value rule); D1 runs through them unchanged",
-        strict=True,
-    )
-    return mark(case)  # type: ignore[no-any-return]
 
 
 class TestD1HttpStreams(StreamStoreConformance):
@@ -71,12 +37,8 @@ class TestD1HttpStreams(StreamStoreConformance):
 
     push = False
     capabilities = frozenset({"append_many", "delete", "cleanup"})
-    expiry = "cleanup" if SQLITE_ON_KIT else "native"  # the SQL backends' rule, on the kit
+    expiry = "cleanup"  # the SQL backends' rule: a stream past expires_at stays until cleanup()
     shared_client = False
-
-    test_store_is_an_async_context_manager = sqlite_kit_case(
-        StreamStoreConformance.test_store_is_an_async_context_manager
-    )
 
     @pytest.fixture
     async def make_store(
@@ -102,8 +64,7 @@ class TestD1HttpStreams(StreamStoreConformance):
             if not stores:
                 await store.setup()
             stores.append(store)
-            built: StreamStore = as_protocol(store)
-            return built
+            return store
 
         yield factory
         for store in stores:
@@ -138,11 +99,6 @@ class _RawD1Conversations:
 class TestD1HttpConversations(ConversationStoreConformance):
     supports_cleanup = True
 
-    test_store_lifecycle = sqlite_kit_case(ConversationStoreConformance.test_store_lifecycle)
-    test_empty_stored_value_loads_empty = sqlite_kit_case(
-        ConversationStoreConformance.test_empty_stored_value_loads_empty
-    )
-
     @pytest.fixture
     async def make_store(
         self, make_d1: D1Factory, tables: dict[str, str]
@@ -154,8 +110,7 @@ class TestD1HttpConversations(ConversationStoreConformance):
             if not stores:
                 await store.setup()
             stores.append(store)
-            built: ConversationStore = as_protocol(store)
-            return built
+            return store
 
         yield factory
         for store in stores:

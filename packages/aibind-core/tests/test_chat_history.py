@@ -300,3 +300,20 @@ def test_random_sessions_round_trip(operations: list[tuple[Any, ...]]) -> None:
         assert loaded.node_ids == chat.node_ids
         assert loaded.size == chat.size
         assert len(chat.messages) == len(chat.node_ids)
+
+
+def test_nesting_too_deep_for_json_is_a_clear_error() -> None:
+    """Python's recursion limit must surface as ValueError / CorruptDataError, never as a raw
+    RecursionError (issue #7 item 10)."""
+    deep: dict[str, object] = {"role": "user", "content": "x"}
+    inner = deep
+    for _ in range(5000):
+        inner["extra"] = {}
+        inner = inner["extra"]  # type: ignore[assignment]
+    chat: ChatHistory[Any] = ChatHistory()
+    with pytest.raises(ValueError, match="nested too deeply"):
+        chat.append(deep)
+    assert chat.is_empty
+    text = '{"version":1,"nodes":' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(CorruptDataError, match="nested too deeply"):
+        ChatHistory.from_json(text)

@@ -29,6 +29,10 @@ def test_demo_on_memory(tmp_path: Path) -> None:
     assert "matches the source byte for byte" in out
     assert "every seq exactly once, in order: yes" in out
     assert "holds 1 turn" in out
+    lines = out.splitlines()
+    started = next(i for i, line in enumerate(lines) if "started; follow it live" in line)
+    assert lines[started + 1].strip().startswith("aibind tail memory:// ")
+    assert started < next(i for i, line in enumerate(lines) if "then dropped" in line)
 
 
 def test_demo_with_own_text(tmp_path: Path) -> None:
@@ -58,6 +62,14 @@ def test_status_of_unknown_stream() -> None:
     result = aibind("status", "memory://", "missing")
     assert result.returncode == 1
     assert "not found" in result.stderr
+
+
+def test_url_options_are_checked() -> None:
+    result = aibind("status", "memory://?prefix=app", "s1")
+    assert result.returncode == 1
+    assert "unknown URL option 'prefix'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert aibind("status", "memory://?ttl=5&conversation_ttl=60", "s1").returncode == 1  # absent
 
 
 def test_usage_error_exits_2() -> None:

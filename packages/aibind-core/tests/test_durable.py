@@ -13,7 +13,7 @@ from sse_oracle import SSEMessage, parse_sse
 
 from aibind.conformance.fixtures import npm_fixture_path
 from aibind.core.durable import DurableStream, SourceItem
-from aibind.core.errors import StreamExistsError, StreamNotFoundError
+from aibind.core.errors import StoreClosedError, StreamExistsError, StreamNotFoundError
 from aibind.core.memory import MemoryStreamStore
 from aibind.core.sse import format_stream_id
 from aibind.core.types import StreamStatus
@@ -522,3 +522,129 @@ def test_event_loop_shutdown_records_stopped() -> None:
     asyncio.run(main())
     assert gate_closed == [False]
     assert asyncio.run(store.get_status("shutdown")) == StreamStatus("stopped", 1)
+
+
+# ---- the browser variant ---------------------------------------------------------------------
+
+
+async def test_resume_with_event_ids_from_every_position(store: MemoryStreamStore) -> None:
+    source = items("a", ("tool", "{}"), "b\nc", ("usage", '{"inputTokens":1}'))
+    durable = await DurableStream.start(store, source, stream_id="ids")
+    assert await durable.wait() == StreamStatus("done", 4)
+    body = [
+        "id: 1\ndata: a\n\n",
+        "event: tool\nid: 2\ndata: {}\n\n",
+        "id: 3\ndata: b\ndata: c\n\n",
+        'event: usage\nid: 4\ndata: {"inputTokens":1}\n\n',
+        "event: done\nid: 5\ndata: \n\n",
+    ]
+    for after in range(5):
+        assert (
+            await collect(DurableStream.resume(store, "ids", after, event_ids=True)) == body[after:]
+        )
+    # Past the end the text is just the end again (deciding to answer 204 is the server's job).
+    assert await collect(DurableStream.resume(store, "ids", 5, event_ids=True)) == body[4:]
+    # Without event_ids the bytes stay npm's.
+    npm = await text_of(DurableStream.resume(store, "ids", 0))
+    assert "id: 2" not in npm
+    assert npm.endswith("event: done\ndata: \n\n")
+
+
+# ---- shutdown: running(), stop_all() ------------------------------------------------------------
+
+
+async def test_running_lists_live_producers_per_store() -> None:
+    first, second = MemoryStreamStore(), MemoryStreamStore()
+    gates = [Gate(), Gate(), Gate()]
+    a = await DurableStream.start(first, gates[0].source(), stream_id="a")
+    b = await DurableStream.start(first, gates[1].source(), stream_id="b")
+    c = await DurableStream.start(second, gates[2].source(), stream_id="c")
+    assert DurableStream.running(first) == [a, b]
+    assert DurableStream.running(second) == [c]
+    assert {a, b, c} <= set(DurableStream.running())
+    await gates[0].queue.put(None)
+    await a.wait()
+    assert DurableStream.running(first) == [b]
+    assert await DurableStream.stop_all(second) == {"c": StreamStatus("stopped", 0)}
+    assert DurableStream.running(first) == [b]  # another store's streams are left alone
+    assert await DurableStream.stop_all() == {"b": StreamStatus("stopped", 0)}
+    assert DurableStream.running() == []
+
+
+async def test_stop_all_records_stopped_and_followers_end_at_once(
+    store: MemoryStreamStore,
+) -> None:
+    gates = [Gate() for _ in range(3)]
+    streams = [
+        await DurableStream.start(store, gate.source(), stream_id=f"g{i}")
+        for i, gate in enumerate(gates)
+    ]
+    for gate in gates:
+        await gate.queue.put("partial")
+    for stream in streams:
+        await first_chunk(store, stream.id)
+    followers = [asyncio.create_task(text_of(DurableStream.resume(store, s.id))) for s in streams]
+    await asyncio.sleep(0)
+    result = await DurableStream.stop_all(store)
+    assert result == {s.id: StreamStatus("stopped", 1) for s in streams}
+    assert all(gate.closed for gate in gates)
+    outs = await asyncio.wait_for(asyncio.gather(*followers), timeout=1.0)
+    assert outs == ["id: 1\ndata: partial\n\nevent: stopped\ndata: \n\n" + DONE] * 3
+
+
+async def test_stop_all_keeps_going_when_one_store_call_fails(
+    store: MemoryStreamStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    gates = [Gate(), Gate()]
+    doomed = await DurableStream.start(store, gates[0].source(), stream_id="doomed")
+    fine = await DurableStream.start(store, gates[1].source(), stream_id="fine")
+    await asyncio.sleep(0)
+    await store.delete("doomed")  # its stop() cannot be recorded
+    with caplog.at_level(logging.ERROR, logger="aibind.core.durable"):
+        result = await DurableStream.stop_all(store)
+    assert result == {"fine": StreamStatus("stopped", 0)}
+    assert doomed.done()
+    assert fine.done()
+    assert any("doomed" in r.getMessage() for r in caplog.records)
+
+
+async def test_stop_all_from_inside_a_source_is_refused(store: MemoryStreamStore) -> None:
+    async def source() -> AsyncIterator[str]:
+        yield "x"
+        await DurableStream.stop_all(store)
+
+    durable = await DurableStream.start(store, source(), stream_id="inside")
+    status = await durable.wait()
+    assert status.state == "error"
+    assert status.error == "DurableStream.stop_all() cannot be awaited from inside a source"
+
+
+def test_lifespan_end_records_stopped_before_the_store_closes() -> None:
+    # An app's lifespan: the store opens at startup and closes at shutdown. Stopping the
+    # streams first (the documented order) records `stopped`; the store closes afterwards
+    # (a closed store refuses everything, so in the other order nothing could be recorded).
+    store = MemoryStreamStore()
+    received: list[str] = []
+    recorded: list[StreamStatus | None] = []
+
+    async def app() -> None:
+        try:
+            gate = Gate()
+            durable = await DurableStream.start(store, gate.source(), stream_id="life")
+            await gate.queue.put("half")
+            await first_chunk(store, "life")
+            follower = asyncio.create_task(text_of(DurableStream.resume(store, "life")))
+            await asyncio.sleep(0)
+            # --- lifespan shutdown: stop the streams, then close the store ---
+            await DurableStream.stop_all()
+            received.append(await asyncio.wait_for(follower, timeout=1.0))
+            assert durable.done()
+            recorded.append(await store.get_status("life"))
+        finally:
+            await store.aclose()
+        with pytest.raises(StoreClosedError):
+            await store.stop("life")
+
+    asyncio.run(app())
+    assert received == ["id: 1\ndata: half\n\nevent: stopped\ndata: \n\n" + DONE]
+    assert recorded == [StreamStatus("stopped", 1)]

@@ -88,3 +88,38 @@ async def test_open_stores_routes_prefixed_options_to_the_conversation_store() -
         await stores.streams.create("x")
     with pytest.raises(StoreClosedError):
         await stores.conversations.load("x")
+
+
+async def test_closing_a_store_stops_its_running_durable_streams_first() -> None:
+    """Issue #7 item 8: a generation still running when its store closes records ``stopped``
+    (so resuming clients get the end at once) instead of staying ``active`` for good."""
+    from collections.abc import AsyncIterator
+
+    from aibind.core import DurableStream
+
+    async def endless() -> AsyncIterator[str]:
+        while True:
+            yield "tok "
+            await asyncio.sleep(0.01)
+
+    store = MemoryStreamStore()
+    other = MemoryStreamStore()
+    durable = await DurableStream.start(store, endless())
+    unrelated = await DurableStream.start(other, endless())
+    await asyncio.sleep(0.05)
+    statuses: list[object] = []
+    original = store._finish
+
+    async def record(stream_id: str, state: str, error: str | None) -> None:
+        statuses.append(state)
+        await original(stream_id, state, error)  # type: ignore[arg-type]
+
+    store._finish = record  # type: ignore[method-assign]
+    await store.aclose()
+    final = await durable.wait()
+    assert final.state == "stopped"
+    assert statuses == ["stopped"]  # recorded in the store, before it closed
+    assert final.total_chunks > 0
+    assert (await other.get_status(unrelated.id)).state == "active"  # type: ignore[union-attr]
+    await other.aclose()
+    assert (await unrelated.wait()).state == "stopped"

@@ -73,3 +73,11 @@ def test_parsers(parser: object, text: str, value: object) -> None:
 def test_parsers_refuse_bad_text(parser: object, text: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         parser(text)  # type: ignore[operator]
+
+
+def test_paths_with_empty_hosts_survive() -> None:
+    assert split_url_options("sqlite:////abs/app.db?ttl=1", KNOWN) == (
+        "sqlite:////abs/app.db",
+        {"ttl": 1.0},
+    )
+    assert split_url_options("x:///rel.db?ttl=1#frag", KNOWN) == ("x:///rel.db#frag", {"ttl": 1.0})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 from aibind.core.notify import Notifier
@@ -123,3 +124,85 @@ async def test_later_subscribers_get_the_first_hooks_error() -> None:
     results = await asyncio.gather(first, second, return_exceptions=True)
     assert all(isinstance(r, ConnectionError) for r in results)
     assert notifier.subscriber_count() == 0
+
+
+class _Server:
+    """The server side of a notifier's hooks: which streams are subscribed there."""
+
+    def __init__(self, delay: float = 0.05, fail: bool = False) -> None:
+        self.subscribed: set[str] = set()
+        self.calls: list[str] = []
+        self.delay = delay
+        self.fail = fail
+
+    async def on_first(self, stream_id: str) -> None:
+        self.calls.append(f"+{stream_id}")
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise ConnectionRefusedError("no server")
+        self.subscribed.add(stream_id)
+
+    async def on_last(self, stream_id: str) -> None:
+        self.calls.append(f"-{stream_id}")
+        await asyncio.sleep(self.delay / 5)
+        self.subscribed.discard(stream_id)
+
+
+async def test_followers_cancelled_while_subscribing_leave_nothing_behind() -> None:
+    server = _Server()
+    notifier = Notifier(on_first=server.on_first, on_last=server.on_last)
+    tasks = [asyncio.create_task(notifier.subscribe("s")) for _ in range(100)]
+    await asyncio.sleep(0.01)  # the first one's server subscribe is in flight
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
+    await asyncio.sleep(0.2)
+    assert notifier.subscriber_count() == 0
+    assert server.subscribed == set()
+    assert server.calls == ["+s", "-s"]
+
+
+async def test_first_follower_cancelled_does_not_cancel_the_others() -> None:
+    server = _Server()
+    notifier = Notifier(on_first=server.on_first, on_last=server.on_last)
+    first = asyncio.create_task(notifier.subscribe("s"))
+    await asyncio.sleep(0.01)
+    others = [asyncio.create_task(notifier.subscribe("s")) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    first.cancel()
+    subs = await asyncio.gather(*others)
+    assert server.subscribed == {"s"}
+    assert notifier.subscriber_count("s") == 5
+    for sub in subs:
+        await sub.close()
+    assert server.subscribed == set()
+    assert notifier.subscriber_count() == 0
+
+
+async def test_a_failed_server_subscribe_reaches_every_waiter_and_registers_nothing() -> None:
+    server = _Server(fail=True)
+    notifier = Notifier(on_first=server.on_first, on_last=server.on_last)
+    results = await asyncio.gather(
+        *(notifier.subscribe("s") for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionRefusedError) for r in results)
+    assert notifier.subscriber_count() == 0
+    assert server.calls == ["+s"]  # never unsubscribed what was never subscribed
+    server.fail = False
+    sub = await notifier.subscribe("s")  # a later follower tries again
+    assert server.subscribed == {"s"}
+    await sub.close()
+
+
+async def test_follower_cancelled_while_leaving_still_unsubscribes() -> None:
+    server = _Server(delay=0.1)
+    notifier = Notifier(on_first=server.on_first, on_last=server.on_last)
+    sub = await notifier.subscribe("s")
+    closing = asyncio.create_task(sub.close())
+    await asyncio.sleep(0.001)
+    closing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await closing
+    await asyncio.sleep(0.1)
+    assert server.subscribed == set()

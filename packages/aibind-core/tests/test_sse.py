@@ -19,6 +19,7 @@ from aibind.core.sse import (
     format_chunk,
     format_end,
     format_event,
+    format_retry,
     format_stream_id,
     format_text,
     iter_sse,
@@ -137,8 +138,74 @@ def test_format_end() -> None:
 
 
 def test_headers() -> None:
-    assert SSE_HEADERS["Content-Type"] == "text/event-stream"
-    assert SSE_HEADERS["Cache-Control"] == "no-cache"
+    assert SSE_HEADERS == {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+    }
+
+
+# ---- the browser variant (event_ids=True) -------------------------------------------------------
+
+
+def test_format_event_with_id_is_npm_format_with_event() -> None:
+    # npm SSE.format(id, data, event): event line, id line, data lines.
+    assert format_event("tool_call", "{}", event_id=3) == "event: tool_call\nid: 3\ndata: {}\n\n"
+    assert format_event("stream-id", "s1", event_id="s1") == format_stream_id("s1")
+    with pytest.raises(ValueError, match="event_id"):
+        format_event("x", event_id="1\n2")
+
+
+def test_format_chunk_with_event_ids() -> None:
+    assert format_chunk(StreamChunk(3, "tool_call\x01{}"), event_ids=True) == (
+        "event: tool_call\nid: 3\ndata: {}\n\n"
+    )
+    # Plain chunks carry their id either way.
+    assert format_chunk(StreamChunk(4, "\x01!"), event_ids=True) == "id: 4\ndata: !\n\n"
+
+
+def test_format_end_with_event_ids_numbers_done_one_past_the_last_chunk() -> None:
+    assert format_end(StreamStatus("done", 3), event_ids=True) == "event: done\nid: 4\ndata: \n\n"
+    assert format_end(StreamStatus("stopped", 0), event_ids=True) == (
+        "event: stopped\ndata: \n\nevent: done\nid: 1\ndata: \n\n"
+    )
+    assert format_end(StreamStatus("error", 2, "boom"), event_ids=True) == (
+        "event: error\ndata: boom\n\nevent: done\nid: 3\ndata: \n\n"
+    )
+    # Not terminal (or vanished): nothing says the client has the end, so no id.
+    assert format_end(StreamStatus("active", 2), event_ids=True) == "event: done\ndata: \n\n"
+    assert format_end(None, event_ids=True) == "event: done\ndata: \n\n"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (1.0, "retry: 1000\n\n"),
+        (0.25, "retry: 250\n\n"),
+        (1e-9, "retry: 1\n\n"),
+        (3, "retry: 3000\n\n"),
+    ],
+)
+def test_format_retry(seconds: float, expected: str) -> None:
+    assert format_retry(seconds) == expected
+    assert parse_sse(expected) == []  # the field alone dispatches no event
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, float("inf"), float("nan")])
+def test_format_retry_rejects_bad_values(seconds: float) -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        format_retry(seconds)
+
+
+@pytest.mark.parametrize("seconds", ["1", None, True])
+def test_format_retry_rejects_non_numbers(seconds: object) -> None:
+    with pytest.raises(TypeError, match="seconds"):
+        format_retry(seconds)  # type: ignore[arg-type]
+
+
+@given(event=event_names, data=texts, seq=st.integers(1, 10**9))
+def test_event_with_id_round_trips_through_parser(event: str, data: str, seq: int) -> None:
+    assert parse_sse(format_event(event, data, event_id=seq)) == [SSEMessage(str(seq), event, data)]
 
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -281,3 +348,23 @@ async def test_iter_sse_closing_early_closes_chunks() -> None:
     assert await anext(it) == "id: 1\ndata: 1\n\n"
     await it.aclose()  # type: ignore[attr-defined]
     assert source.closed
+
+
+async def test_iter_sse_event_ids_numbers_every_message() -> None:
+    chunks = [StreamChunk(1, "\x01Hi"), StreamChunk(2, "usage\x01{}")]
+    out = await collect(
+        iter_sse(ChunkSource(chunks), status_of(StreamStatus("done", 2)), event_ids=True)
+    )
+    assert out == [
+        "id: 1\ndata: Hi\n\n",
+        "event: usage\nid: 2\ndata: {}\n\n",
+        "event: done\nid: 3\ndata: \n\n",
+    ]
+
+
+async def test_iter_sse_event_ids_read_failure_end_has_no_id() -> None:
+    source = ChunkSource([StreamChunk(1, "\x01a")], fail_after=1)
+    out = "".join(
+        await collect(iter_sse(source, status_of(StreamStatus("done", 2)), event_ids=True))
+    )
+    assert out.endswith("event: error\ndata: Stream read failed\n\nevent: done\ndata: \n\n")

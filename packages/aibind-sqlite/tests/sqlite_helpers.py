@@ -12,19 +12,28 @@ from typing import Any
 
 import pytest
 
-from aibind.sqlite.url import open_database
-
 DRIVERS = ["aiosqlite", "sqlite3", "libsql"]
 HAS_LIBSQL = importlib.util.find_spec("libsql") is not None
 
 Closer = Callable[[], Awaitable[None]]
 
 
+async def open_aiosqlite(path: str, busy_timeout: float = 5.0) -> Any:
+    """An aiosqlite connection configured as ``from_url`` configures its own (autocommit, WAL,
+    ``synchronous=NORMAL``, ``busy_timeout``)."""
+    aiosqlite = importlib.import_module("aiosqlite")
+    conn = await aiosqlite.connect(path, timeout=busy_timeout, isolation_level=None)
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
 async def open_connection(driver: str, path: Path) -> tuple[Any, Closer]:
     """Open a new connection to ``path`` with ``driver``; return it and its closer. The store
     is given the raw connection (it wraps it itself)."""
     if driver == "aiosqlite":
-        conn = await open_database(str(path))
+        conn = await open_aiosqlite(str(path))
         return conn, conn.close
     if driver == "sqlite3":
         # the legacy default isolation mode on purpose: the adapter must cope with it

@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import HAS_LIBSQL, raw_rows
+from sqlite_helpers import HAS_LIBSQL, open_aiosqlite, raw_rows
 
-from aibind.core.errors import StoreClosedError
+from aibind.core.errors import BackendTimeoutError, StoreClosedError
 from aibind.core.types import StreamStatus
 from aibind.sqlite import (
     SqliteClient,
@@ -23,7 +23,6 @@ from aibind.sqlite import (
     wrap_libsql,
     wrap_sqlite3,
 )
-from aibind.sqlite.url import open_database
 
 
 def _db(path: Path) -> None:
@@ -80,7 +79,7 @@ async def test_driver_errors_are_wrapped_and_nothing_is_stored(tmp_path: Path) -
         + schema_sql().split(";", 1)[1]
     )
     conn.close()
-    store = SqliteStreamStore(await open_database(str(path)))
+    store = SqliteStreamStore(await open_aiosqlite(str(path)))
     try:
         await store.create("s")
         await store.append("s", "ok")
@@ -93,6 +92,19 @@ async def test_driver_errors_are_wrapped_and_nothing_is_stored(tmp_path: Path) -
     finally:
         await store.aclose()
         await store.client.connection.close()  # type: ignore[attr-defined]
+
+
+async def test_aiosqlite_connection_is_wrapped_and_left_open(tmp_path: Path) -> None:
+    path = tmp_path / "aio.db"
+    _db(path)
+    conn = await open_aiosqlite(str(path))
+    async with SqliteStreamStore(conn) as store:
+        await store.create("s")
+        assert await store.append("s", "x") == 1
+    assert [
+        tuple(r) for r in await conn.execute_fetchall("SELECT count(*) FROM aibind_stream_chunks")
+    ] == [(1,)]
+    await conn.close()
 
 
 async def test_busy_database_is_retried(tmp_path: Path) -> None:
@@ -114,7 +126,7 @@ async def test_busy_database_is_retried(tmp_path: Path) -> None:
     holder.close()
 
 
-async def test_busy_past_the_timeout_raises_sqlite_error(tmp_path: Path) -> None:
+async def test_busy_past_the_timeout_raises_a_timeout(tmp_path: Path) -> None:
     path = tmp_path / "busy2.db"
     _db(path)
     holder = sqlite3.connect(path, isolation_level=None)
@@ -122,8 +134,9 @@ async def test_busy_past_the_timeout_raises_sqlite_error(tmp_path: Path) -> None
     client = wrap_sqlite3(conn, busy_timeout=0.2)
     store = SqliteStreamStore(client)
     holder.execute("BEGIN IMMEDIATE")
-    with pytest.raises(SqliteError, match="locked"):
+    with pytest.raises(BackendTimeoutError, match="locked") as info:
         await store.create("s")
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     holder.execute("ROLLBACK")
     await store.create("s")
     await client.aclose()

@@ -1,4 +1,5 @@
-"""The conformance suite against SQLite, through aiosqlite, sqlite3 and libsql connections.
+"""The conformance suite against SQLite: through ``from_url`` (the stdlib driver on a worker
+thread), and through aiosqlite, sqlite3 and libsql connections the caller opened.
 
 Every factory call opens a NEW connection to the test's own file, so concurrency tests really
 exercise cross-connection atomicity and cross-instance push wake-ups."""
@@ -7,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from sqlite_helpers import Closer, open_connection, raw_rows
+from sqlite_helpers import open_connection, raw_rows
 
 from aibind.conformance import (
     ConversationStoreConformance,
@@ -17,36 +19,38 @@ from aibind.conformance import (
     RawConversations,
     StreamStoreConformance,
     StreamStoreFactory,
+    conversation_factory,
+    stream_factory,
 )
 from aibind.core.protocols import ConversationStore, StreamStore
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore
 
+CAPABILITIES = frozenset({"append_many", "delete", "cleanup"})
+
 
 class _SqliteStreams(StreamStoreConformance):
     push = True
-    capabilities = frozenset({"append_many", "delete", "cleanup"})
-    driver = "aiosqlite"
+    capabilities = CAPABILITIES
+    expiry = "cleanup"
+    driver: ClassVar[str]
 
     @pytest.fixture
     async def make_store(self, tmp_path: Path) -> AsyncIterator[StreamStoreFactory]:
         path = tmp_path / "streams.db"
-        stores: list[SqliteStreamStore] = []
-        closers: list[Closer] = []
 
-        async def factory(*, ttl: float = 300.0, push_only: bool = False) -> StreamStore:
+        async def build(ttl: float, push_only: bool) -> StreamStore | tuple[StreamStore, object]:
+            poll = None if push_only else 0.05
+            if self.driver == "from_url":
+                return SqliteStreamStore.from_url(f"sqlite:///{path}", ttl=ttl, poll_interval=poll)
             conn, close = await open_connection(self.driver, path)
-            closers.append(close)
-            store = SqliteStreamStore(conn, ttl=ttl, poll_interval=None if push_only else 0.05)
-            if not stores:
-                await store.setup()
-            stores.append(store)
-            return store
+            return SqliteStreamStore(conn, ttl=ttl, poll_interval=poll), close
 
-        yield factory
-        for store in stores:
-            await store.aclose()
-        for close in closers:
-            await close()
+        async with stream_factory(build) as factory:  # type: ignore[arg-type]
+            yield factory
+
+
+class TestFromUrlStreams(_SqliteStreams):
+    driver = "from_url"
 
 
 class TestAiosqliteStreams(_SqliteStreams):
@@ -81,28 +85,20 @@ class _RawSqlite:
 
 class _SqliteConversations(ConversationStoreConformance):
     supports_cleanup = True
-    driver = "aiosqlite"
+    driver: ClassVar[str]
 
     @pytest.fixture
     async def make_store(self, tmp_path: Path) -> AsyncIterator[ConversationStoreFactory]:
         path = tmp_path / "conversations.db"
-        stores: list[SqliteConversationStore] = []
-        closers: list[Closer] = []
 
-        async def factory(*, ttl: float = 1800.0) -> ConversationStore:
+        async def build(ttl: float) -> ConversationStore | tuple[ConversationStore, object]:
+            if self.driver == "from_url":
+                return SqliteConversationStore.from_url(f"sqlite:///{path}", ttl=ttl)
             conn, close = await open_connection(self.driver, path)
-            closers.append(close)
-            store = SqliteConversationStore(conn, ttl=ttl)
-            if not stores:
-                await store.setup()
-            stores.append(store)
-            return store
+            return SqliteConversationStore(conn, ttl=ttl), close
 
-        yield factory
-        for store in stores:
-            await store.aclose()
-        for close in closers:
-            await close()
+        async with conversation_factory(build) as factory:  # type: ignore[arg-type]
+            yield factory
 
     @pytest.fixture
     async def raw(
@@ -110,6 +106,10 @@ class _SqliteConversations(ConversationStoreConformance):
     ) -> AsyncIterator[RawConversations]:
         await make_store()
         yield _RawSqlite(tmp_path / "conversations.db")
+
+
+class TestFromUrlConversations(_SqliteConversations):
+    driver = "from_url"
 
 
 class TestAiosqliteConversations(_SqliteConversations):

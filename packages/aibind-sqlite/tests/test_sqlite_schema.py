@@ -13,7 +13,7 @@ from sqlite_helpers import raw_rows
 from aibind.core.errors import SchemaError
 from aibind.core.registry import available_backends, load_schema
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, schema_sql
-from aibind.sqlite.schema import schema_statements
+from aibind.sqlite._schema import schema_statements
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

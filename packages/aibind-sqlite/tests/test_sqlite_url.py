@@ -3,13 +3,17 @@ opener of the registry."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from sqlite_helpers import raw_rows
 
 from aibind.core.chat_history import ChatHistory
-from aibind.core.errors import StoreClosedError
+from aibind.core.errors import BackendUnavailableError, StoreClosedError
 from aibind.core.registry import open_stores
 from aibind.core.types import ConversationMessage
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, parse_sqlite_url
@@ -48,9 +52,9 @@ def test_accepted_urls(url: str, path: str) -> None:
 def test_malformed_urls_are_rejected(url: str) -> None:
     with pytest.raises(ValueError, match="url"):
         parse_sqlite_url(url)
-    with pytest.raises(ValueError, match="url"):
+    with pytest.raises(ValueError, match=r"url|URL option 'mode'"):
         SqliteStreamStore.from_url(url)
-    with pytest.raises(ValueError, match="url"):
+    with pytest.raises(ValueError, match=r"url|URL option 'mode'"):
         SqliteConversationStore.from_url(url)
 
 
@@ -65,6 +69,40 @@ def test_bad_options_raise_before_opening(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="busy_timeout"):
         SqliteConversationStore.from_url(url, busy_timeout=float("nan"))
     assert not (tmp_path / "never.db").exists()
+
+
+async def test_url_options_set_store_and_client_options(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'opts.db'}?busy_timeout=1.5&ttl=60&poll_interval=none"
+    store = SqliteStreamStore.from_url(url + "&chunks_table=c&status_table=s")
+    assert isinstance(store, SqliteStreamStore)
+    assert (store.ttl, store.poll_interval, store.chunks_table, store.status_table) == (
+        60.0,
+        None,
+        "c",
+        "s",
+    )
+    assert store.client.busy_timeout == 1.5  # type: ignore[attr-defined]
+    assert SqliteStreamStore.from_url(url, ttl=5).ttl == 5.0  # keywords win
+    conversations = SqliteConversationStore.from_url(f"sqlite:///{tmp_path / 'c.db'}?table=t")
+    assert conversations.table == "t"
+    with pytest.raises(ValueError, match="unknown URL option 'prefix'"):
+        SqliteStreamStore.from_url(f"sqlite:///{tmp_path / 'x.db'}?prefix=a")
+    with pytest.raises(ValueError, match="busy_timeout='soon'"):
+        SqliteStreamStore.from_url(f"sqlite:///{tmp_path / 'x.db'}?busy_timeout=soon")
+    await store.aclose()
+    assert not (tmp_path / "opts.db").exists(), "from_url must not open anything by itself"
+
+
+async def test_unopenable_path_names_it_and_its_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "app.db"
+    store = SqliteStreamStore.from_url(f"sqlite:///{missing}")
+    with pytest.raises(BackendUnavailableError, match="does not exist") as info:
+        await store.open()
+    assert str(missing) in str(info.value)
+    assert info.value.__cause__ is not None
+    with pytest.raises(BackendUnavailableError, match="folder"):
+        await store.get_status("s")  # the first call opens too, and fails the same way
+    await store.aclose()
 
 
 async def test_from_url_configures_and_closes_its_connection(tmp_path: Path) -> None:
@@ -126,9 +164,53 @@ async def test_backend_opener_in_memory() -> None:
 
 
 async def test_backend_opener_rejects_bad_options(tmp_path: Path) -> None:
-    with pytest.raises(TypeError):
-        async with open_stores(f"sqlite:///{tmp_path / 'x.db'}", stream_options={"nope": 1}):
-            pass
+    with pytest.raises(TypeError, match="nope"):
+        open_stores(f"sqlite:///{tmp_path / 'x.db'}", stream_options={"nope": 1})
     with pytest.raises(ValueError, match="url"):
-        async with open_stores("sqlite://host/x.db"):
-            pass
+        open_stores("sqlite://host/x.db")
+    with pytest.raises(ValueError, match="conversation_prefix"):
+        open_stores(f"sqlite:///{tmp_path / 'x.db'}?conversation_prefix=p")
+
+
+async def test_backend_opener_takes_options_from_the_url(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'u.db'}?ttl=10&conversation_table=convs&conversation_ttl=20"
+    async with open_stores(url) as stores:
+        streams, conversations = stores.streams, stores.conversations
+        assert isinstance(streams, SqliteStreamStore)
+        assert isinstance(conversations, SqliteConversationStore)
+        assert (streams.ttl, conversations.ttl, conversations.table) == (10.0, 20.0, "convs")
+
+
+async def test_cli_finds_streams_in_custom_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}?chunks_table=my_chunks&status_table=my_status"
+    async with SqliteStreamStore.from_url(url) as store:
+        await store.setup()
+        await store.create("s1")
+        await store.append_many("s1", ["Hello", ", world"])
+        await store.complete("s1")
+    status = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "aibind.core.cli", "status", url, "s1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout) == {
+        "stream_id": "s1",
+        "state": "done",
+        "total_chunks": 2,
+        "error": None,
+    }
+    tail = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "aibind.core.cli", "tail", url, "s1", "--after", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tail.returncode == 0, tail.stderr
+    assert tail.stdout == ", world\n"
+    assert "[done, 2 chunks]" in tail.stderr

@@ -354,8 +354,7 @@ async def test_concurrent_appenders_get_seqs_1_to_2000(env: Env) -> None:
 
 
 async def test_durable_stream_sse(env: Env) -> None:
-    async with stream_store(env) as sqlite_store:
-        store: Any = sqlite_store  # (aibind-sqlite predates the kit's async-with protocol)
+    async with stream_store(env) as store:
 
         async def tokens() -> AsyncIterator[str]:
             for word in ("Hello", " durable", " world"):
@@ -439,8 +438,7 @@ async def test_example_worker_end_to_end(env: Env) -> None:
     workers = importlib.import_module("workers")
     setattr(entry, "TOKEN_PAUSE", 0.001)  # noqa: B010  # a faster stand-in model
     client = wrap_d1(env.DB)
-    for statement in _schema_statements():
-        await client.execute(statement)
+    await SqliteStreamStore(client).setup()  # the default tables the example uses
     session = f"session-{_unique()}"
     ctx = env.make_ctx()
     try:
@@ -481,9 +479,3 @@ async def test_example_worker_end_to_end(env: Env) -> None:
     finally:
         await within(ctx.settle())
         await env.KV.delete(f"aibind:conv:{session}")
-
-
-def _schema_statements() -> list[str]:
-    from aibind.sqlite.schema import schema_statements
-
-    return schema_statements()

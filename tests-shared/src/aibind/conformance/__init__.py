@@ -28,6 +28,7 @@ from aibind.conformance.streams_capabilities import StreamCapabilityTests
 from aibind.conformance.streams_concurrency import StreamConcurrencyTests
 from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
+from aibind.conformance.streams_model import StreamModelTests
 
 __all__ = [
     "Closer",
@@ -52,6 +53,7 @@ class StreamStoreConformance(
     StreamConcurrencyTests,
     StreamCapabilityTests,
     StreamStoreLifecycleTests,
+    StreamModelTests,
 ):
     """Every stream-store conformance case. Subclass it, set ``push``, ``capabilities`` and
     ``expiry`` and override the ``make_store`` fixture (see :mod:`aibind.conformance.base`)."""

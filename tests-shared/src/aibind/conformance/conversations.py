@@ -167,7 +167,9 @@ class ConversationStoreConformance:
             "[]",
             '{"version": 2, "nodes": {}, "rootIds": [], "activeLeafId": null}',
             '{"version": 1, "nodes": {}, "rootIds": ["ghost"], "activeLeafId": null}',
+            '{"version": 1, "nodes": ' + "[" * 20000 + "]" * 20000 + "}",  # RecursionError
         ],
+        ids=["not-json", "array", "version-2", "ghost-root", "nested-too-deeply"],
     )
     async def test_corrupt_data_raises_and_is_kept(
         self, store: ConversationStore, raw: RawConversations, corrupt: str

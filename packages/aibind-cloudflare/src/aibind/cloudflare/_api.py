@@ -120,8 +120,8 @@ class CloudflareApi:
         api_token: the API token; ``None`` reads ``CLOUDFLARE_API_TOKEN``.
         base_url: the API base URL; ``None`` reads ``CLOUDFLARE_BASE_URL``, else
             :data:`DEFAULT_BASE_URL`.
-        http_client: an ``httpx.AsyncClient`` to use (never closed here); ``None`` opens one,
-            closed by :meth:`aclose`.
+        http_client: an ``httpx.AsyncClient`` to use (never closed here); ``None`` opens one on
+            first use, closed by :meth:`aclose`.
         timeout: seconds per request of the client it opens.
         max_retry_wait: the most seconds spent waiting on HTTP 429 answers for one call.
 
@@ -162,13 +162,19 @@ class CloudflareApi:
                 f"http_client must be an httpx.AsyncClient, not {type(http_client).__name__}"
             )
         self._headers = {"Authorization": f"Bearer {token.strip()}"}
+        self._timeout = check_ttl(timeout, "timeout")
         self._owns_client = http_client is None
-        self.http_client: httpx.AsyncClient = (
-            http_client
-            if http_client is not None
-            else httpx.AsyncClient(timeout=check_ttl(timeout, "timeout"))
-        )
+        self._client: httpx.AsyncClient | None = http_client
         self._closed = False
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` in use: the caller's, or one opened now on first use."""
+        if self._client is None:
+            if self._closed:
+                raise StoreClosedError("the Cloudflare API client is closed")
+            self._client = self._httpx.AsyncClient(timeout=self._timeout)
+        return self._client
 
     async def send(
         self,
@@ -265,8 +271,8 @@ class CloudflareApi:
         if self._closed:
             return
         self._closed = True
-        if self._owns_client:
-            await self.http_client.aclose()
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
 
 
 def _json_or_none(response: httpx.Response) -> Any:

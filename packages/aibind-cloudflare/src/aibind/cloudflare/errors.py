@@ -7,8 +7,8 @@ it (an ``httpx`` exception, a ``pyodide.ffi.JsException``) chained as ``__cause_
 * a missing table or column -> :class:`~aibind.core.errors.SchemaError`, saying how to create
   the tables;
 * any other SQL error D1 reports -> :class:`D1Error` (a constraint violation ->
-  :class:`D1ConstraintError`): a :class:`~aibind.core.errors.BackendError` and a
-  :class:`~aibind.sqlite.errors.SqliteError`, since D1 is SQLite;
+  :class:`D1ConstraintError`): a :class:`~aibind.sqlite.SqliteError` (a
+  :class:`~aibind.core.errors.BackendError`), since D1 is SQLite;
 * an error answer of Cloudflare's REST API -> :class:`CloudflareApiError`, a
   :class:`~aibind.core.errors.BackendError` (a refused token -> :class:`CloudflareAuthError` and
   HTTP 429 past the client's bounded wait -> :class:`CloudflareRateLimitError`, both also
@@ -98,7 +98,7 @@ class CloudflareRateLimitError(CloudflareApiError, BackendUnavailableError):
         self.retry_after = retry_after
 
 
-class D1Error(SqliteError, BackendError):
+class D1Error(SqliteError):
     """A SQL error reported by D1 (syntax, type, limits, ...).
 
     Attributes:

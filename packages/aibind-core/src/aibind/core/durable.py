@@ -14,6 +14,25 @@ Example (any ASGI framework; Starlette shown)::
     # the client reconnects with Last-Event-ID:
     after = parse_last_event_id(request.headers.get("last-event-id"))
     return StreamingResponse(DurableStream.resume(store, stream_id, after), headers=SSE_HEADERS)
+
+(``aibind-starlette`` serves all of this, and the npm handler's routes, ready-made.)
+
+Shutdown order. A producer runs in a background task of the event loop, so it outlives the
+request that started it, and it can only record its outcome while its store is open. When an
+application stops, do it in this order:
+
+1. ``await DurableStream.stop_all()`` (or ``stop_all(store)`` for one store's streams): every
+   running generation is stopped and records ``stopped``; clients following it, in this or any
+   other process, get ``event: stopped`` and ``event: done`` at once instead of waiting for
+   the store's idle expiry (``ttl``);
+2. then close the stores (``await store.aclose()``, or leave their ``async with``).
+
+In a Starlette/FastAPI app, step 1 belongs at the end of the lifespan, before the stores close
+(``aibind-starlette``'s ``StreamHandler.lifespan`` does it). A producer still running when its
+event loop shuts down (``asyncio.run`` cancelling leftover tasks) records ``stopped`` too, as
+long as its store is still open then; once the store is closed nothing can be recorded, and the
+stream stays ``active`` until readers give up after ``ttl`` seconds. Stores are not told about
+the streams that use them, so only step 1 makes the order right.
 """
 
 from __future__ import annotations
@@ -30,7 +49,7 @@ from aibind.core.sse import SSE_HEADERS, encode_chunk, iter_sse
 from aibind.core.types import StreamState, StreamStatus
 from aibind.core.validation import check_after_seq, check_id
 
-__all__ = ["DurableStream", "SourceItem"]
+__all__ = ["DurableStream", "SourceItem", "encode_item"]
 
 logger = logging.getLogger("aibind.core.durable")
 
@@ -39,7 +58,19 @@ SourceItem = str | tuple[str, str]
 ``id``, or an ``(event, data)`` pair, sent as a named SSE event (``event: <event>``)."""
 
 
-def _encode_item(item: object) -> str:
+def encode_item(item: object) -> str:
+    """Encode one source item as the chunk a :class:`DurableStream` stores.
+
+    Args:
+        item: a :data:`SourceItem`: plain text, or an ``(event, data)`` pair.
+
+    Returns:
+        ``"\\x01<text>"`` or ``"<event>\\x01<data>"`` (see :func:`aibind.core.sse.encode_chunk`).
+
+    Raises:
+        TypeError: ``item`` is neither a ``str`` nor a pair of ``str``.
+        ValueError: the event is empty or contains ``"\\n"``, ``"\\r"`` or ``"\\x01"``.
+    """
     if isinstance(item, str):
         return encode_chunk(item)
     if isinstance(item, tuple) and len(item) == 2:
@@ -72,8 +103,9 @@ class DurableStream:
         store: the store the stream lives in.
     """
 
-    _running: ClassVar[set[asyncio.Task[StreamStatus]]] = set()
-    """Strong references to the producer tasks, so an unreferenced stream keeps running."""
+    _running: ClassVar[dict[asyncio.Task[StreamStatus], DurableStream]] = {}
+    """The running producers (strong references, so an unreferenced stream keeps running),
+    for :meth:`running` and :meth:`stop_all`."""
 
     def __init__(self, store: StreamStore, stream_id: str, source: AsyncIterator[SourceItem]):
         """Internal: use :meth:`start`."""
@@ -85,7 +117,7 @@ class DurableStream:
         self._task: asyncio.Task[StreamStatus] = asyncio.get_running_loop().create_task(
             self._pipe(), name=f"aibind DurableStream {stream_id}"
         )
-        DurableStream._running.add(self._task)
+        DurableStream._running[self._task] = self
         self._task.add_done_callback(_task_done)
 
     @classmethod
@@ -121,8 +153,68 @@ class DurableStream:
         await store.create(stream_id)
         return cls(store, stream_id, aiter(source))
 
+    @classmethod
+    def running(cls, store: StreamStore | None = None) -> list[DurableStream]:
+        """The streams whose producer is still running in the current event loop.
+
+        Args:
+            store: only the streams of this store (compared by identity); ``None`` for all.
+
+        Returns:
+            the running streams, oldest first.
+
+        Raises:
+            RuntimeError: called outside a running event loop.
+        """
+        loop = asyncio.get_running_loop()
+        return [
+            stream
+            for task, stream in list(cls._running.items())
+            if task.get_loop() is loop
+            and not task.done()
+            and (store is None or stream.store is store)
+        ]
+
+    @classmethod
+    async def stop_all(cls, store: StreamStore | None = None) -> dict[str, StreamStatus]:
+        """Stop every stream still running in the current event loop (see :meth:`stop`), all
+        at once, and wait until each has recorded its outcome: the first step of shutting an
+        application down, before its stores close (see the module docs).
+
+        A stream whose store fails while stopping is left out of the result and logged
+        (logger ``aibind.core.durable``); the others are stopped regardless.
+
+        Args:
+            store: only the streams of this store; ``None`` (default) for all.
+
+        Returns:
+            each stopped stream's id mapped to its final status (``stopped``, or ``done`` /
+            ``error`` for one that ended on its own meanwhile).
+
+        Raises:
+            RuntimeError: called outside a running event loop, or from inside a source.
+        """
+        streams = cls.running(store)
+        current = asyncio.current_task()
+        if any(stream._task is current for stream in streams):
+            raise RuntimeError("DurableStream.stop_all() cannot be awaited from inside a source")
+        outcomes = await asyncio.gather(*(s.stop() for s in streams), return_exceptions=True)
+        stopped: dict[str, StreamStatus] = {}
+        for stream, outcome in zip(streams, outcomes, strict=True):
+            if isinstance(outcome, StreamStatus):
+                stopped[stream.id] = outcome
+            elif isinstance(outcome, asyncio.CancelledError):
+                continue
+            elif isinstance(outcome, Exception):
+                logger.error("could not stop stream %r", stream.id, exc_info=outcome)
+            else:
+                raise outcome
+        return stopped
+
     @staticmethod
-    def resume(store: StreamStore, stream_id: str, after_seq: int = 0) -> AsyncIterator[str]:
+    def resume(
+        store: StreamStore, stream_id: str, after_seq: int = 0, *, event_ids: bool = False
+    ) -> AsyncIterator[str]:
         """The SSE text a reconnecting client gets: every chunk after ``after_seq`` (live ones
         included, as they land), then the end events. No stream-id message.
 
@@ -138,6 +230,9 @@ class DurableStream:
             stream_id: the stream to resume.
             after_seq: the last seq the client has (0 replays everything); see
                 :func:`aibind.core.sse.parse_last_event_id` for the ``Last-Event-ID`` header.
+            event_ids: send the browser variant (named events and the final ``done`` carry
+                ids too, see :mod:`aibind.core.sse`), so a browser ``EventSource``'s
+                ``Last-Event-ID`` says exactly what it has. ``False`` (default) is npm's bytes.
 
         Returns:
             an async iterator of SSE message texts.
@@ -147,7 +242,11 @@ class DurableStream:
         """
         check_id(stream_id)
         check_after_seq(after_seq)
-        return iter_sse(store.read_from(stream_id, after_seq), lambda: store.get_status(stream_id))
+        return iter_sse(
+            store.read_from(stream_id, after_seq),
+            lambda: store.get_status(stream_id),
+            event_ids=event_ids,
+        )
 
     def sse(self) -> AsyncIterator[str]:
         """The SSE text of the whole stream for a new reader: the stream-id message, every
@@ -241,7 +340,7 @@ class DurableStream:
                         self._in_source = False
                     if self._stopping():
                         break
-                    chunk = _encode_item(item)
+                    chunk = encode_item(item)
                     try:
                         last_seq = await store.append(stream_id, chunk)
                     except StreamNotActiveError:
@@ -295,7 +394,7 @@ async def _close_source(source: AsyncIterator[SourceItem], stream_id: str) -> No
 
 
 def _task_done(task: asyncio.Task[StreamStatus]) -> None:
-    DurableStream._running.discard(task)
+    DurableStream._running.pop(task, None)
     if task.cancelled():
         return
     exc = task.exception()  # marks it retrieved: never "exception was never retrieved"

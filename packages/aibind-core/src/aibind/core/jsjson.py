@@ -152,13 +152,17 @@ def dumps(value: Any) -> str:
 
     Raises:
         TypeError: ``value`` holds something that is not a JSON value.
-        ValueError: it holds NaN or an infinity.
+        ValueError: it holds NaN or an infinity, or is nested too deeply (Python's recursion
+            limit, about a thousand levels).
     """
-    text = _encode_fast(value)
-    if _PY_TINY_FLOAT.search(text) is None and not _has_surrogate(text):
-        return text
-    out: list[str] = []
-    _encode_slow(value, out)
+    try:
+        text = _encode_fast(value)
+        if _PY_TINY_FLOAT.search(text) is None and not _has_surrogate(text):
+            return text
+        out: list[str] = []
+        _encode_slow(value, out)
+    except RecursionError:
+        raise ValueError("the value is nested too deeply to write as JSON") from None
     return "".join(out)
 
 
@@ -187,10 +191,14 @@ def loads(text: str | bytes | bytearray) -> Any:
         the parsed value.
 
     Raises:
-        ValueError: the text is not valid JSON (:class:`json.JSONDecodeError`), or not UTF-8
-            (:class:`UnicodeDecodeError`).
+        ValueError: the text is not valid JSON (:class:`json.JSONDecodeError`), not UTF-8
+            (:class:`UnicodeDecodeError`), or nested too deeply to parse (arrays or objects
+            about a thousand levels deep, Python's recursion limit).
     """
-    return json.loads(text, parse_float=_parse_float, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_float=_parse_float, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to parse") from None
 
 
 def copy_json_value(value: object, where: str) -> JsonValue:
@@ -208,8 +216,16 @@ def copy_json_value(value: object, where: str) -> JsonValue:
     Raises:
         TypeError: ``value`` holds something JSON cannot (tuples, sets, bytes, objects, dict
             keys that are not ``str``); the message gives its path, e.g. ``message['a'][0]``.
-        ValueError: it holds NaN or an infinity.
+        ValueError: it holds NaN or an infinity, or is nested too deeply (Python's recursion
+            limit).
     """
+    try:
+        return _copy(value, where)
+    except RecursionError:
+        raise ValueError(f"{where} is nested too deeply for JSON") from None
+
+
+def _copy(value: object, where: str) -> JsonValue:
     if isinstance(value, str):
         return str(value)
     if value is None or value is True or value is False:
@@ -229,10 +245,10 @@ def copy_json_value(value: object, where: str) -> JsonValue:
                 raise TypeError(
                     f"{where} has a {type(key).__name__} key {key!r}; JSON object keys are str"
                 )
-            copied[str(key)] = copy_json_value(item, f"{where}[{key!r}]")
+            copied[str(key)] = _copy(item, f"{where}[{key!r}]")
         return copied
     if isinstance(value, list):
-        return [copy_json_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [_copy(item, f"{where}[{index}]") for index, item in enumerate(value)]
     raise TypeError(
         f"{where} must be a JSON value (dict, list, str, int, float, bool or None), "
         f"not {type(value).__name__}"

@@ -14,6 +14,8 @@ made on and is woken through ``call_soon_threadsafe`` from anywhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -21,6 +23,18 @@ from types import TracebackType
 __all__ = ["Notifier", "Subscription"]
 
 Hook = Callable[[str], Awaitable[None]]
+
+_log = logging.getLogger("aibind.core.notify")
+
+
+def _failed(task: asyncio.Task[None]) -> bool:
+    return task.cancelled() or task.exception() is not None
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark a hook task's outcome as seen (its waiters may all be gone); log a failure."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.debug("aibind notifier hook failed: %r", task.exception())
 
 
 class Subscription:
@@ -92,12 +106,14 @@ class Notifier:
         on_first: awaited when a stream gets its first subscription, *before*
             :meth:`subscribe` returns: a backend subscribes to the stream's channel on its
             server here, so nothing published after ``subscribe`` returns is missed.
-        on_last: awaited when a stream's last subscription closes (unsubscribe there).
+        on_last: awaited when a stream's last subscription closes (unsubscribe there); its
+            errors are logged and swallowed (a backend re-syncs its server subscriptions when
+            it reconnects).
     """
 
     def __init__(self, *, on_first: Hook | None = None, on_last: Hook | None = None) -> None:
         self._subs: dict[str, set[Subscription]] = {}
-        self._pending: dict[str, asyncio.Future[BaseException | None]] = {}
+        self._pending: dict[str, asyncio.Task[None]] = {}
         self._lock = threading.Lock()
         self._on_first = on_first
         self._on_last = on_last
@@ -107,10 +123,14 @@ class Notifier:
         manager that closes it).
 
         Returns only once the stream is subscribed on the server: the first subscription of a
-        stream runs the ``on_first`` hook, and any subscription made while that hook is still
-        running waits for it too, so no caller starts reading before notifications can reach
+        stream starts the ``on_first`` hook in a task of its own, and every subscription made
+        while it runs waits for it, so no caller starts reading before notifications can reach
         it. If the hook fails, its error propagates to every waiting caller and nothing stays
         registered for them.
+
+        Cancellation-safe: a caller cancelled while waiting (for its own hook or another's)
+        leaves nothing registered, and the hook, which no single caller's cancellation
+        interrupts, is undone by ``on_last`` if every waiter has left by the time it completes.
         """
         sub = Subscription(self, stream_id)
         loop = asyncio.get_running_loop()
@@ -118,33 +138,35 @@ class Notifier:
             subs = self._subs.setdefault(stream_id, set())
             first = not subs
             subs.add(sub)
-            hook = self._on_first if first else None
-            pending: asyncio.Future[BaseException | None] | None
-            if hook is not None:
-                pending = self._pending[stream_id] = loop.create_future()
-            else:
-                pending = self._pending.get(stream_id)
-        if hook is not None and pending is not None:
-            outcome: BaseException | None = None
-            try:
-                await hook(stream_id)
-            except BaseException as exc:
-                outcome = exc
-                raise
-            finally:
-                with self._lock:
-                    if self._pending.get(stream_id) is pending:
-                        del self._pending[stream_id]
-                pending.set_result(outcome)
-                if outcome is not None:
-                    await self._unsubscribe(sub, run_hook=False)
-        elif pending is not None and pending.get_loop() is loop:
-            # Another caller is subscribing this stream on the server right now: wait for it.
-            outcome = await asyncio.shield(pending)
-            if outcome is not None:
-                await self._unsubscribe(sub, run_hook=False)
-                raise outcome
+            task = self._pending.get(stream_id)
+            if first and task is None and self._on_first is not None:
+                task = loop.create_task(
+                    self._first(stream_id), name=f"aibind-subscribe-{stream_id}"
+                )
+                task.add_done_callback(_retrieve)
+                self._pending[stream_id] = task
+        if task is None or task.get_loop() is not loop:
+            return sub
+        try:
+            await asyncio.shield(task)
+        except BaseException:
+            # Our own cancellation (the hook task lives on and cleans up after itself), or the
+            # hook's failure (nothing is subscribed on the server: no on_last).
+            await self._unsubscribe(sub, run_hook=not (task.done() and _failed(task)))
+            raise
         return sub
+
+    async def _first(self, stream_id: str) -> None:
+        """Run ``on_first``; if every subscriber left meanwhile, undo it with ``on_last``."""
+        assert self._on_first is not None
+        try:
+            await self._on_first(stream_id)
+        finally:
+            with self._lock:
+                self._pending.pop(stream_id, None)
+                abandoned = not self._subs.get(stream_id)
+        if abandoned and self._on_last is not None:
+            await self._on_last(stream_id)
 
     async def _unsubscribe(self, sub: Subscription, *, run_hook: bool = True) -> None:
         with self._lock:
@@ -155,8 +177,14 @@ class Notifier:
             last = not subs
             if last:
                 del self._subs[sub.stream_id]
-        if last and run_hook and self._on_last is not None:
-            await self._on_last(sub.stream_id)
+            # While the on_first task runs, it undoes itself if it finds nobody left.
+            hook = self._on_last if last and sub.stream_id not in self._pending else None
+        if run_hook and hook is not None:
+            task = asyncio.ensure_future(hook(sub.stream_id))
+            task.add_done_callback(_retrieve)
+            # Shielded: a follower cancelled while leaving still leaves the server clean.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
 
     def notify(self, stream_id: str) -> None:
         """Wake every follower of ``stream_id``. Safe to call from any thread or loop."""

@@ -18,11 +18,22 @@ Wire format (byte-compatible with the npm ``@aibind/core`` ``DurableStream``/``S
 Lines are split on ``"\\n"`` only, as npm does: a ``"\\r"`` inside data is sent as is (the npm
 client's parser keeps it; a browser ``EventSource`` would treat a lone
 ``"\\r"`` as a line break).
+
+**The browser variant** (``event_ids=True``; not an npm format, used by ``aibind-starlette`` for
+requests from a browser ``EventSource``): a named event also carries its seq,
+``event: <name>\\nid: <seq>\\n`` then its ``data:`` lines, and the final ``done`` carries
+``id: <total_chunks + 1>``. An ``EventSource`` reconnects with the last id it saw in its
+``Last-Event-ID`` header, so with every message numbered that header says exactly what the
+client has, named events and the end included; a server can then answer ``204 No Content``
+(which makes ``EventSource`` stop reconnecting) once the header is past the last chunk of a
+finished stream. :func:`format_retry` gives the ``retry:`` field that sets the reconnection delay
+(SSE spec, https://html.spec.whatwg.org/multipage/server-sent-events.html).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from aibind.core.errors import CorruptDataError
@@ -37,6 +48,7 @@ __all__ = [
     "format_chunk",
     "format_end",
     "format_event",
+    "format_retry",
     "format_stream_id",
     "format_text",
     "iter_sse",
@@ -54,9 +66,12 @@ READ_FAILED_MESSAGE = "Stream read failed"
 SSE_HEADERS: dict[str, str] = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
 }
-"""Response headers for an SSE body, as the npm ``DurableStream`` response sends them (minus
-``Connection: keep-alive``, a hop-by-hop header that HTTP/2 forbids; the server sets it)."""
+"""Response headers for an SSE body: those of the npm ``DurableStream`` response (minus
+``Connection: keep-alive``, a hop-by-hop header that HTTP/2 forbids; the server sets it), plus
+``X-Accel-Buffering: no``, which tells nginx (and proxies that honour it) not to buffer the
+response, so each message reaches the client as it is written."""
 
 
 def _check_name(value: object, name: str) -> str:
@@ -119,21 +134,27 @@ def format_text(seq: int | str, text: str) -> str:
     return f"id: {_check_name(str(seq), 'seq')}\n{_data_lines(text)}\n"
 
 
-def format_event(event: str, data: str = "") -> str:
-    """Format a named event without an id: ``event: <event>\\n``, ``data:`` lines, ``\\n``.
+def format_event(event: str, data: str = "", *, event_id: int | str | None = None) -> str:
+    """Format a named event: ``event: <event>\\n``, ``data:`` lines, ``\\n``; without an id
+    unless ``event_id`` is given (then ``id: <event_id>\\n`` follows the event line).
 
     Args:
         event: the event name (no ``"\\n"``, ``"\\r"`` or ``"\\x01"``).
         data: the data; each ``\\n``-separated line gets its own ``data:`` line (npm writes
             multi-line data raw, which is malformed; single-line data is byte-identical).
+        event_id: the SSE id to send (the browser variant, see the module docs); ``None``
+            (default) sends none, as npm does.
 
     Returns:
-        the SSE message text (npm ``SSE.formatEvent(event, data)``).
+        the SSE message text (npm ``SSE.formatEvent(event, data)`` when ``event_id`` is
+        ``None``, npm ``SSE.format(event_id, data, event)`` otherwise).
 
     Raises:
-        TypeError / ValueError: ``event`` is not a ``str`` or contains a line break.
+        TypeError / ValueError: ``event`` is not a ``str`` or contains a line break, or
+            ``event_id`` contains one.
     """
-    return f"event: {_check_name(event, 'event')}\n{_data_lines(data)}\n"
+    id_line = "" if event_id is None else f"id: {_check_name(str(event_id), 'event_id')}\n"
+    return f"event: {_check_name(event, 'event')}\n{id_line}{_data_lines(data)}\n"
 
 
 def format_stream_id(stream_id: str) -> str:
@@ -146,8 +167,9 @@ def format_stream_id(stream_id: str) -> str:
     return f"event: stream-id\nid: {stream_id}\ndata: {stream_id}\n\n"
 
 
-def format_chunk(chunk: StreamChunk) -> str:
-    """Format a stored chunk: a plain chunk with ``id: <seq>``, or a named event without id.
+def format_chunk(chunk: StreamChunk, *, event_ids: bool = False) -> str:
+    """Format a stored chunk: a plain chunk with ``id: <seq>``, or a named event, without id
+    (npm) or, with ``event_ids=True`` (the browser variant), with ``id: <seq>`` too.
 
     Raises:
         CorruptDataError: the stored event name contains a line break (it could not be sent
@@ -158,11 +180,17 @@ def format_chunk(chunk: StreamChunk) -> str:
         return format_text(chunk.seq, data)
     if "\n" in event or "\r" in event:
         raise CorruptDataError(f"chunk {chunk.seq}: event name {event!r} contains a line break")
-    return format_event(event, data)
+    return format_event(event, data, event_id=chunk.seq if event_ids else None)
 
 
-def format_end(status: StreamStatus | None) -> str:
+def format_end(status: StreamStatus | None, *, event_ids: bool = False) -> str:
     """Format the end of a response from the stream's final status.
+
+    Args:
+        status: the stream's status once its chunks are exhausted.
+        event_ids: the browser variant: the ``done`` event of a terminal stream carries
+            ``id: <total_chunks + 1>``, one past the last chunk, so a client reconnecting
+            with it says it has received the end.
 
     Returns:
         ``event: error`` (with ``status.error``, or ``"Unknown error"`` when it is ``None``)
@@ -175,7 +203,34 @@ def format_end(status: StreamStatus | None) -> str:
         end = format_event("error", status.error if status.error is not None else "Unknown error")
     elif status is not None and status.state == "stopped":
         end = format_event("stopped")
-    return end + format_event("done")
+    end_id = None
+    if event_ids and status is not None and status.is_terminal:
+        end_id = status.total_chunks + 1
+    return end + format_event("done", event_id=end_id)
+
+
+def format_retry(seconds: float) -> str:
+    """Format the SSE ``retry:`` field alone in a message: ``retry: <milliseconds>\\n\\n``.
+
+    It sets how long a browser ``EventSource`` waits before it reconnects after the
+    connection closes (SSE spec: the field's value is an integer number of milliseconds).
+
+    Args:
+        seconds: the reconnection delay, a finite number > 0 (rounded to whole milliseconds,
+            at least 1).
+
+    Returns:
+        the SSE text; it dispatches no event.
+
+    Raises:
+        TypeError: ``seconds`` is not a real number.
+        ValueError: it is not finite or not > 0.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"seconds must be finite and > 0, not {seconds!r}")
+    return f"retry: {max(1, round(seconds * 1000))}\n\n"
 
 
 async def iter_sse(
@@ -183,6 +238,7 @@ async def iter_sse(
     status: Callable[[], Awaitable[StreamStatus | None]],
     *,
     stream_id: str | None = None,
+    event_ids: bool = False,
 ) -> AsyncIterator[str]:
     """Turn a stream's chunks into SSE text, one message per item, as npm's ``DurableStream``.
 
@@ -202,6 +258,9 @@ async def iter_sse(
         chunks: the chunks to send, in order (typically ``store.read_from(id, after_seq)``).
         status: called once after ``chunks`` is exhausted; returns the final status.
         stream_id: the stream's id, to announce it first (new streams only).
+        event_ids: the browser variant (see the module docs): named events carry their seq
+            as id and the final ``done`` carries ``total_chunks + 1``. The read-failure end
+            carries no id, so a browser reconnects and asks again.
 
     Yields:
         SSE message texts (``str``), each ending with a blank line.
@@ -212,7 +271,7 @@ async def iter_sse(
     try:
         try:
             async for chunk in iterator:
-                yield format_chunk(chunk)
+                yield format_chunk(chunk, event_ids=event_ids)
             final = await status()
         except Exception:
             logger.warning(
@@ -220,7 +279,7 @@ async def iter_sse(
             )
             yield format_event("error", READ_FAILED_MESSAGE) + format_event("done")
             return
-        yield format_end(final)
+        yield format_end(final, event_ids=event_ids)
     finally:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:

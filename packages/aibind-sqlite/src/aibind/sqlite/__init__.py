@@ -15,29 +15,29 @@ See ``docs/sqlite.md``.
 
 from __future__ import annotations
 
-from aibind.sqlite.adapters import (
-    AiosqliteClient,
-    ThreadedClient,
+from aibind.sqlite._schema import schema_sql
+from aibind.sqlite._url import parse_sqlite_url
+from aibind.sqlite.backend import open_sqlite_stores
+from aibind.sqlite.client import (
+    Row,
+    SqliteClient,
+    Statement,
     wrap_aiosqlite,
     wrap_libsql,
     wrap_sqlite3,
 )
-from aibind.sqlite.client import Row, SqliteClient, Statement
 from aibind.sqlite.conversations import SqliteConversationStore
 from aibind.sqlite.errors import SqliteError
-from aibind.sqlite.schema import schema_sql
 from aibind.sqlite.streams import SqliteStreamStore
-from aibind.sqlite.url import parse_sqlite_url
 
 __all__ = [
-    "AiosqliteClient",
     "Row",
     "SqliteClient",
     "SqliteConversationStore",
     "SqliteError",
     "SqliteStreamStore",
     "Statement",
-    "ThreadedClient",
+    "open_sqlite_stores",
     "parse_sqlite_url",
     "schema_sql",
     "wrap_aiosqlite",

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from aibind.sqlite.client import Statement
-from aibind.sqlite.errors import is_busy_error
+from aibind.sqlite._errors import is_busy_error
+from aibind.sqlite._protocol import Statement
 
 __all__ = ["DbApiConnection", "run_batch", "run_execute"]
 

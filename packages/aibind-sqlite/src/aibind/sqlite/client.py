@@ -1,70 +1,26 @@
-"""``SqliteClient``: the smallest async interface the SQLite stores need, the Python spelling
-of the npm ``@aibind/sqlite`` ``SqliteClient`` (``execute({sql, args})`` / ``batch(stmts)``).
+"""The client side of the SQLite stores: the :class:`SqliteClient` protocol (the Python
+spelling of the npm ``@aibind/sqlite`` ``SqliteClient``) and adapters that turn the common
+drivers into one.
 
-Any object with these two coroutine methods works (structural typing): the adapters in
-:mod:`aibind.sqlite.adapters` (aiosqlite, stdlib ``sqlite3``, ``libsql``), ``aibind.cloudflare``'s
-D1 client, or your own.
+* :func:`wrap_sqlite3` — a stdlib ``sqlite3.Connection``, driven from one worker thread so the
+  event loop never blocks (what ``from_url`` opens).
+* :func:`wrap_aiosqlite` — an ``aiosqlite.Connection`` you already have.
+* :func:`wrap_libsql` — a ``libsql.Connection`` (``pip install "aibind-sqlite[libsql]"``).
 
-Rows: each row is either a sequence of the selected columns *in the order of the SELECT*
-(a ``tuple`` or a ``sqlite3.Row``: what the adapters return) or a mapping keyed by column name
-(what HTTP APIs such as D1 return). The stores accept both.
-
-Placeholders are ``?`` (qmark), arguments positional.
+The stores also accept these connections directly (they wrap them, and never close them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from aibind.sqlite._adapters import wrap_aiosqlite, wrap_libsql, wrap_sqlite3
+from aibind.sqlite._protocol import Row, SqliteClient, Statement, column
 
-__all__ = ["Row", "SqliteClient", "Statement", "column"]
-
-Row = Any
-"""One result row: a sequence in SELECT column order, or a mapping keyed by column name."""
-
-Statement = tuple[str, Sequence[Any]]
-"""One statement of a :meth:`SqliteClient.batch`: ``(sql, args)``."""
-
-
-@runtime_checkable
-class SqliteClient(Protocol):
-    """What a SQLite store needs from a database client.
-
-    Implementations must raise the driver's own exceptions (the stores translate them: a
-    missing table becomes :class:`~aibind.core.errors.SchemaError`, anything else an
-    :class:`~aibind.sqlite.errors.SqliteError`, chained). "Database is busy/locked" should be
-    retried by the client for its busy timeout rather than raised at once.
-    """
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Row]:
-        """Run one statement (its own transaction if it writes) and return its rows
-        (``[]`` for a statement that returns none).
-
-        Args:
-            sql: one SQL statement with ``?`` placeholders.
-            args: the placeholder values, in order.
-        """
-        ...
-
-    async def batch(self, statements: Sequence[Statement]) -> Sequence[Sequence[Row]]:
-        """Run ``statements`` in order as ONE atomic transaction (all or nothing, isolated from
-        every other writer: ``BEGIN IMMEDIATE`` on a local file, D1's ``batch()``) and return
-        each statement's rows.
-
-        Args:
-            statements: ``(sql, args)`` pairs.
-        """
-        ...
-
-
-def column(row: Row, index: int, name: str) -> Any:
-    """Return a row's column by position (sequence rows) or by name (mapping rows).
-
-    Args:
-        row: a row as described in this module.
-        index: the column's position in the SELECT.
-        name: the column's name or alias in the SELECT.
-    """
-    if isinstance(row, Mapping):
-        return row[name]
-    return row[index]
+__all__ = [
+    "Row",
+    "SqliteClient",
+    "Statement",
+    "column",
+    "wrap_aiosqlite",
+    "wrap_libsql",
+    "wrap_sqlite3",
+]

@@ -1,136 +1,74 @@
 """``SqliteConversationStore``: chat histories in a SQLite table, as the npm
 ``@aibind/sqlite`` ``SqliteConversationStore`` stores them (ChatHistory JSON text, ``expires_at``
-in epoch milliseconds)."""
+in epoch milliseconds): an adapter over :class:`~aibind.core.kit.ConversationStoreBase`."""
 
 from __future__ import annotations
 
-from aibind.core.chat_history import ChatHistory
-from aibind.core.errors import CorruptDataError
-from aibind.core.types import ConversationMessage
-from aibind.core.validation import check_chat, check_id, check_ttl
-from aibind.sqlite._base import LazyFileClient, OpenedStore, SqliteStoreBase, now_ms, ttl_ms
-from aibind.sqlite.client import column
-from aibind.sqlite.schema import (
-    DEFAULT_CONVERSATIONS_TABLE,
-    conversation_statements,
-    quote_identifier,
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from aibind.core.kit import (
+    ClientOpener,
+    ConversationStoreBase,
+    Parser,
+    now_ms,
+    parse_float,
+    parse_str,
+    ttl_ms,
 )
+from aibind.sqlite._protocol import column
+from aibind.sqlite._schema import DEFAULT_CONVERSATIONS_TABLE, conversation_statements
+from aibind.sqlite._schema import quote_identifier as q
+from aibind.sqlite._store import SqliteStore
+from aibind.sqlite._url import SQLITE_CLIENT
 
 __all__ = ["SqliteConversationStore"]
 
 
-class SqliteConversationStore(SqliteStoreBase):
-    """A :class:`~aibind.core.protocols.ConversationStore` on SQLite.
-
-    Each session is one row ``(session_id, data, expires_at)``: ``data`` is
-    ``ChatHistory.to_json()`` (the npm wire format), ``expires_at`` epoch milliseconds; a save
-    is one upsert and restarts the TTL. Expired rows read as absent; :meth:`cleanup` deletes
-    them. Tables are never created implicitly: call :meth:`setup`.
+class SqliteConversationStore(SqliteStore, ConversationStoreBase):
+    """A :class:`~aibind.core.protocols.ConversationStore` on one SQLite table
+    ``(session_id, data, expires_at)`` with ``setup`` and ``cleanup``: a save is one upsert that
+    restarts the TTL; an expired row loads as empty. Never creates tables implicitly.
 
     Args:
-        client: a :class:`~aibind.sqlite.client.SqliteClient`, or an aiosqlite / sqlite3 /
-            libsql connection (wrapped; never closed by the store).
+        client: a :class:`~aibind.sqlite.SqliteClient`, or a sqlite3 / aiosqlite / libsql
+            connection (wrapped; never closed by the store).
         table: the table name (a plain identifier; quoted in SQL).
         ttl: seconds a history lives after its last save (default 1800, the npm default).
-
-    Raises:
-        TypeError, ValueError: a bad option (the message names it) or client.
     """
 
+    _client_opener: ClassVar[ClientOpener] = SQLITE_CLIENT
+    _url_options: ClassVar[Mapping[str, Parser]] = {"table": parse_str, "ttl": parse_float}
+
     def __init__(
-        self,
-        client: object,
-        *,
-        table: str = DEFAULT_CONVERSATIONS_TABLE,
-        ttl: float = 1800.0,
+        self, client: object, *, table: str = DEFAULT_CONVERSATIONS_TABLE, ttl: float = 1800.0
     ) -> None:
-        self._ddl = conversation_statements(table)
-        self.table = table
-        self.ttl = check_ttl(ttl)
-        self._tables = (table,)
-        t = quote_identifier(table)
-        self._load_sql = f"SELECT data FROM {t} WHERE session_id = ? AND expires_at > ?"
-        self._save_sql = (
-            f"INSERT INTO {t} (session_id, data, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (session_id) DO UPDATE SET data = excluded.data, "
-            "expires_at = excluded.expires_at"
-        )
-        self._delete_sql = f"DELETE FROM {t} WHERE session_id = ?"
-        self._cleanup_sql = f"DELETE FROM {t} WHERE expires_at <= ? RETURNING session_id"
-        super().__init__(client)
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        busy_timeout: float = 5.0,
-        table: str = DEFAULT_CONVERSATIONS_TABLE,
-        ttl: float = 1800.0,
-    ) -> OpenedStore[SqliteConversationStore]:
-        """Open a store on the file a ``sqlite:`` URL names (see :mod:`aibind.sqlite.url`)::
-
-            async with SqliteConversationStore.from_url("sqlite:///app.db") as store:
-                await store.setup()
-
-        The file is opened with aiosqlite on entry (WAL, ``synchronous=NORMAL``,
-        ``busy_timeout`` seconds) and closed on exit. Other options as the constructor.
-
-        Raises:
-            TypeError, ValueError: malformed URL or option (at once, before opening anything).
-        """
-        lazy = LazyFileClient(url, check_ttl(busy_timeout, "busy_timeout"))
-        return OpenedStore(cls(lazy, table=table, ttl=ttl), lazy)
-
-    async def setup(self) -> None:
-        """Create the table if it does not exist (idempotent); never run implicitly."""
-        await self._batch([(sql, ()) for sql in self._ddl])
-
-    async def load(self, session_id: str) -> ChatHistory[ConversationMessage]:
-        """Return the session's history, or an empty one if absent or expired.
-
-        Raises:
-            CorruptDataError: the stored JSON is invalid (the row is left untouched).
-            SchemaError: the table is missing.
-        """
-        check_id(session_id, "session_id")
-        rows = await self._execute(self._load_sql, (session_id, now_ms()))
-        if not rows:
-            return ChatHistory()
-        data = column(rows[0], 0, "data")
-        if not isinstance(data, (str, bytes)):
-            raise CorruptDataError(
-                f"conversation {session_id!r} in table {self.table!r}: data is "
-                f"{type(data).__name__}, not JSON text"
-            )
-        try:
-            return ChatHistory.from_json(data)
-        except CorruptDataError as exc:
-            raise CorruptDataError(
-                f"conversation {session_id!r} in table {self.table!r}: {exc}"
-            ) from exc
-
-    async def save(self, session_id: str, chat: ChatHistory[ConversationMessage]) -> None:
-        """Store ``chat`` (one upsert) and restart its TTL.
-
-        Raises:
-            TypeError: ``chat`` is not a :class:`~aibind.core.chat_history.ChatHistory`.
-        """
-        check_id(session_id, "session_id")
-        check_chat(chat)
-        await self._execute(
-            self._save_sql, (session_id, chat.to_json(), now_ms() + ttl_ms(self.ttl))
+        super().__init__(ttl=ttl)
+        self._ddl, self.table, self._tables = conversation_statements(table), table, (table,)
+        self._use_client(client)
+        t = q(table)
+        self._sql = (
+            f"SELECT data FROM {t} WHERE session_id = ? AND expires_at > ?",
+            f"INSERT INTO {t} (session_id, data, expires_at) VALUES (?, ?, ?) ON CONFLICT "
+            "(session_id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            f"DELETE FROM {t} WHERE session_id = ?",
+            f"DELETE FROM {t} WHERE expires_at <= ? RETURNING session_id",
         )
 
-    async def delete(self, session_id: str) -> None:
-        """Remove the session's history; a no-op if absent."""
-        check_id(session_id, "session_id")
-        await self._execute(self._delete_sql, (session_id,))
+    def _where(self, session_id: str) -> str:
+        return f"conversation {session_id!r} in table {self.table!r}"
+
+    async def _get(self, key: str) -> Any:
+        rows = await self._client.execute(self._sql[0], (key, now_ms()))
+        return column(rows[0], 0, "data") if rows else None
+
+    async def _set(self, key: str, value: str, ttl: float) -> None:
+        await self._client.execute(self._sql[1], (key, value, now_ms() + ttl_ms(ttl)))
+
+    async def _delete(self, key: str) -> None:
+        await self._client.execute(self._sql[2], (key,))
 
     async def cleanup(self) -> int:
-        """Delete every expired history and return how many were deleted."""
-        return len(await self._execute(self._cleanup_sql, (now_ms(),)))
-
-    async def aclose(self) -> None:
-        """Release what the store opened; a client passed in stays open. Idempotent."""
-        await super().aclose()
+        """Delete every expired history; returns how many were deleted."""
+        await self._ready()
+        return len(await self._call(self._client.execute(self._sql[3], (now_ms(),))))

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import hashlib
 import re
+import shlex
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -139,6 +140,9 @@ async def demo(args: argparse.Namespace) -> int:
         await _prepare(streams)
         await _prepare(stores.conversations)
         durable = await DurableStream.start(streams, _source(tokens, args.pace, sent_at))
+        print(f"aibind demo on {redact_url(stores.url)}")
+        print(f"  stream        {durable.id} started; follow it live from another shell with")
+        print(f"                aibind tail {shlex.quote(stores.url)} {durable.id}", flush=True)
         first = _Client()
         await _read(durable.sse(), first, stop_after=drop_after)
         dropped_at = first.seqs[-1]
@@ -172,7 +176,6 @@ async def demo(args: argparse.Namespace) -> int:
     seqs = first.seqs + second.seqs
     in_order = seqs == list(range(1, len(tokens) + 1))
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    print(f"aibind demo on {redact_url(stores.url)}")
     print(f"  stream        {durable.id}: {final.total_chunks} chunks, {final.state}")
     print(
         f"  source        {label}: {len(text.encode())} bytes, {len(tokens)} tokens, "

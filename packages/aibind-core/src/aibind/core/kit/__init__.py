@@ -18,7 +18,8 @@ docs/contributing-a-backend.md):
   :func:`loaded_types` and :func:`backend_error` into :mod:`aibind.core.errors`.
 * **One URL syntax** — :class:`ClientOpener`, :func:`store_from_url`, :func:`open_pair`,
   :func:`split_url_options` and the ``parse_*`` option parsers.
-* **Values** — :func:`make_status`, :func:`as_text`, :func:`now_ms`, :func:`ttl_ms`.
+* **Values** — :func:`make_status`, :func:`as_text`, :func:`now_ms`, :func:`ttl_ms`, and
+  :func:`chunks_from_rows` (the hot loop of a replay).
 
 The pieces ``read_from`` is built from stay in their own modules: :mod:`aibind.core.follow`,
 :mod:`aibind.core.notify`, :mod:`aibind.core.validation`.
@@ -26,6 +27,7 @@ The pieces ``read_from`` is built from stay in their own modules: :mod:`aibind.c
 
 from __future__ import annotations
 
+from aibind.core.kit._chunks import chunks_from_rows
 from aibind.core.kit._conversations import ConversationStoreBase
 from aibind.core.kit._errors import backend_error, describe, loaded_types
 from aibind.core.kit._lifecycle import Owned, StoreBase
@@ -55,6 +57,7 @@ __all__ = [
     "Sweeper",
     "as_text",
     "backend_error",
+    "chunks_from_rows",
     "describe",
     "loaded_types",
     "make_status",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 __all__ = [
     "Parser",
@@ -111,5 +111,8 @@ def split_url_options(
         else:
             names = ", ".join(sorted(known)) or "none"
             raise ValueError(f"unknown URL option {key!r}; this backend accepts: {names}")
+    # Rebuilt by hand: urlunsplit would turn "sqlite:////abs" into "sqlite://abs".
+    base, _, tail = url.partition("?")
+    _, hash_, fragment = tail.partition("#")
     query = urlencode(rest, quote_via=quote)
-    return urlunsplit(parts._replace(query=query)), options
+    return base + ("?" + query if query else "") + hash_ + fragment, options

@@ -123,6 +123,18 @@ class StreamStoreBase(StoreBase):
 
     # ---- plumbing ----------------------------------------------------------------------
 
+    async def aclose(self) -> None:
+        """Close the store: first stop every :class:`~aibind.core.DurableStream` still
+        generating into it (each records ``stopped``, so resuming clients get the end at once
+        rather than waiting out the TTL), then stop the sweep, end this store's followers
+        (they raise :class:`~aibind.core.errors.StoreClosedError`) and release what the store
+        opened. Idempotent."""
+        if not self.closed:
+            from aibind.core.durable import DurableStream
+
+            await DurableStream.stop_all(self)
+        await super().aclose()
+
     async def _close(self) -> None:
         """Stop the sweep and end this store's followers (they raise
         :class:`~aibind.core.errors.StoreClosedError`). Backends extend it with

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Sequence
 
 from aibind.core.notify import Notifier
-from aibind.sqlite.client import Row, SqliteClient, column
+from aibind.sqlite._protocol import Row, SqliteClient, column
 
 __all__ = ["database_key", "notifier_for"]
 

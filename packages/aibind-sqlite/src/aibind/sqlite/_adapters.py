@@ -1,14 +1,15 @@
-"""Adapters turning common Python SQLite drivers into a :class:`~aibind.sqlite.client.SqliteClient`.
+"""Adapters turning common Python SQLite drivers into a :class:`~aibind.sqlite.SqliteClient`.
 
-* :func:`wrap_aiosqlite` — an ``aiosqlite.Connection`` (the default; ``from_url`` opens one).
-* :func:`wrap_sqlite3` — a stdlib ``sqlite3.Connection``, driven from one dedicated worker thread
-  so the event loop never blocks.
-* :func:`wrap_libsql` — a ``libsql.Connection`` (``pip install aibind-sqlite[libsql]``), same way.
+* :class:`ThreadedClient` — a blocking DB-API connection (stdlib ``sqlite3``, ``libsql``) driven
+  from one dedicated worker thread, so the event loop never blocks. ``from_url`` uses it over a
+  ``sqlite3`` connection it opens on that thread. Its thread is a ``concurrent.futures`` worker:
+  it never keeps the process alive, even if the store is never closed.
+* :class:`AiosqliteClient` — an ``aiosqlite.Connection`` the caller already has.
 
 Rows are returned as the driver gives them (tuples by default). ``batch()`` runs as one
 ``BEGIN IMMEDIATE`` transaction; "database is locked/busy" is retried for ``busy_timeout``
-seconds. The adapters never close the connection they wrap: ``aclose()`` only releases the
-adapter's worker thread.
+seconds. No driver is imported here: a connection is recognised by the modules already loaded,
+so ``import aibind.sqlite`` works where ``sqlite3`` is absent (Pyodide, a Cloudflare Worker).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from aibind.core.errors import StoreClosedError
 from aibind.core.validation import check_ttl
 from aibind.sqlite._dbapi import DbApiConnection, run_batch, run_execute
-from aibind.sqlite.client import Row, SqliteClient, Statement
+from aibind.sqlite._protocol import Row, SqliteClient, Statement
 
 if TYPE_CHECKING:
     import sqlite3
@@ -63,37 +65,62 @@ def _release_lock(conn: object) -> None:
 
 
 class ThreadedClient:
-    """A :class:`SqliteClient` over a blocking DB-API connection (``sqlite3``, ``libsql``),
-    run on one dedicated worker thread; build it with :func:`wrap_sqlite3` / :func:`wrap_libsql`.
+    """A :class:`SqliteClient` over a blocking DB-API connection, run on one worker thread.
+
+    Build it with :func:`wrap_sqlite3` / :func:`wrap_libsql` around your connection, or give it
+    ``connect`` (what ``from_url`` does): the connection is then opened by :meth:`open` on the
+    worker thread, and closed by :meth:`aclose`.
+
+    Args:
+        connection: an open connection, or ``None`` with ``connect``.
+        busy_timeout: seconds a locked database is retried.
+        kind: the driver's name, for the worker thread's name.
+        init_sql: statements run once on the connection before any other.
+        connect: opens the connection (on the worker thread); the client then owns it.
 
     Attributes:
-        connection: the wrapped connection (not closed by :meth:`aclose`).
+        connection: the connection (``None`` until a ``connect`` client is open).
         busy_timeout: seconds a locked database is retried.
     """
 
     def __init__(
-        self, connection: Any, *, busy_timeout: float, kind: str, init_sql: Sequence[str] = ()
+        self,
+        connection: Any,
+        *,
+        busy_timeout: float,
+        kind: str,
+        init_sql: Sequence[str] = (),
+        connect: Callable[[], Any] | None = None,
     ) -> None:
         self.connection = connection
-        self._init_sql = tuple(init_sql)
         self.busy_timeout = check_ttl(busy_timeout, "busy_timeout")
-        self._conn: DbApiConnection = connection
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"aibind-{kind}")
-        self._lock = _acquire_lock(connection)
+        self._init_sql = tuple(init_sql)
+        self._connect = connect
+        self._kind = kind
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock: threading.Lock | None = None
         self._closed = False
-        try:
-            self._executor.submit(self._probe).result()
-        except BaseException:
-            self._release()
-            raise
+        if connection is not None:
+            executor = self._start()
+            try:
+                executor.submit(self._probe).result()
+            except BaseException:
+                self._release()
+                raise
+
+    def _start(self) -> ThreadPoolExecutor:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"aibind-{self._kind}")
+        if self.connection is not None:
+            self._lock = _acquire_lock(self.connection)
+        return self._executor
 
     def _probe(self) -> None:
-        import sqlite3  # here, not at import: Pyodide (a Python Worker) has no sqlite3
+        import sqlite3
 
         try:
-            self._conn.execute("SELECT 1")
+            self.connection.execute("SELECT 1")
             for sql in self._init_sql:
-                self._conn.execute(sql).fetchall()
+                self.connection.execute(sql).fetchall()
         except sqlite3.ProgrammingError as exc:
             if "thread" in str(exc):
                 raise ValueError(
@@ -103,48 +130,88 @@ class ThreadedClient:
                 ) from exc
             raise
 
+    async def open(self) -> None:
+        """Open the connection with ``connect`` on the worker thread (a no-op for a client
+        built around a connection, or if already open).
+
+        Raises:
+            StoreClosedError: the client was closed.
+            whatever ``connect`` raises (the store translates it).
+        """
+        if self.connection is not None:
+            return
+        if self._closed:
+            raise StoreClosedError("the SQLite client has been closed")
+        if self._connect is None:
+            raise ValueError("ThreadedClient needs a connection or connect")
+        if self._executor is None:
+            self._start()
+        loop = asyncio.get_running_loop()
+        conn = await loop.run_in_executor(self._executor, self._connect)
+        self.connection = conn
+        self._lock = _acquire_lock(conn)
+
     def _release(self) -> None:
         if not self._closed:
             self._closed = True
-            self._executor.shutdown(wait=False)
-            _release_lock(self.connection)
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+            if self._lock is not None:
+                _release_lock(self.connection)
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    async def _run(self, fn: Callable[[DbApiConnection], T]) -> T:
         if self._closed:
-            import sqlite3
-
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database (adapter closed).")
+            raise StoreClosedError("the SQLite client has been closed")
+        if self.connection is None:
+            await self.open()
+        conn: DbApiConnection = self.connection
+        lock = self._lock
+        assert lock is not None
 
         def locked() -> T:
-            with self._lock:
-                return fn()
+            with lock:
+                return fn(conn)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, locked)
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one statement on the worker thread; see :class:`SqliteClient`."""
-        return await self._run(lambda: run_execute(self._conn, sql, args, self.busy_timeout))
+        timeout = self.busy_timeout
+        return await self._run(lambda conn: run_execute(conn, sql, args, timeout))
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
         """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction; see :class:`SqliteClient`."""
         stmts = list(statements)
-        return await self._run(lambda: run_batch(self._conn, stmts, self.busy_timeout))
+        timeout = self.busy_timeout
+        return await self._run(lambda conn: run_batch(conn, stmts, timeout))
 
     async def aclose(self) -> None:
-        """Stop the worker thread (after the work already queued); the connection stays open.
-        Idempotent."""
-        if not self._closed:
-            executor = self._executor
-            self._release()
+        """Stop the worker thread after the work already queued; close the connection only if
+        this client opened it (``connect``). Idempotent."""
+        if self._closed:
+            return
+        executor, owned = self._executor, self._connect is not None
+        conn = self.connection
+        self._release()
+        if executor is None:
+            return
+        if owned and conn is not None:
+            await asyncio.get_running_loop().run_in_executor(None, _close_after, executor, conn)
+        else:
             await asyncio.to_thread(executor.shutdown, True)
+
+
+def _close_after(executor: ThreadPoolExecutor, conn: Any) -> None:
+    executor.shutdown(wait=True)
+    conn.close()
 
 
 class AiosqliteClient:
     """A :class:`SqliteClient` over an ``aiosqlite.Connection``; build it with
     :func:`wrap_aiosqlite`.
 
-    Each call is one function queued to aiosqlite's own connection thread, so a ``batch()``
-    transaction never interleaves with other work on that connection.
+    Each call is one function queued to aiosqlite's own connection thread (its ``_execute``),
+    so a ``batch()`` transaction never interleaves with other work on that connection.
 
     Attributes:
         connection: the wrapped ``aiosqlite.Connection`` (never closed by this adapter).
@@ -168,7 +235,6 @@ class AiosqliteClient:
         def unit() -> list[Row]:
             return run_execute(conn._conn, sql, args, busy_timeout)
 
-        # aiosqlite runs each queued function on its connection thread, one at a time
         result: list[Row] = await cast(Any, conn)._execute(unit)
         return result
 
@@ -222,7 +288,9 @@ def wrap_sqlite3(connection: sqlite3.Connection, *, busy_timeout: float = 5.0) -
         ValueError: opened with ``check_same_thread=True`` in another thread, or
             ``autocommit=False``.
     """
-    if not _is_sqlite3(connection):
+    import sqlite3
+
+    if not isinstance(connection, sqlite3.Connection):
         raise TypeError(f"connection must be a sqlite3.Connection, not {type(connection).__name__}")
     if getattr(connection, "autocommit", None) is False:
         raise ValueError("connection uses autocommit=False; open it with the default or True")
@@ -258,36 +326,27 @@ def wrap_libsql(connection: Any, *, busy_timeout: float = 5.0) -> ThreadedClient
     )
 
 
-def _is_sqlite3(obj: object) -> bool:
-    module = sys.modules.get("sqlite3")  # a sqlite3.Connection exists only once it is imported
-    return module is not None and isinstance(obj, module.Connection)
-
-
-def _is_aiosqlite(obj: object) -> bool:
-    module = sys.modules.get("aiosqlite")
-    return module is not None and isinstance(obj, module.Connection)
-
-
-def _is_libsql(obj: object) -> bool:
-    module = sys.modules.get("libsql")
-    return module is not None and isinstance(obj, module.Connection)
+def _instance_of(obj: object, module: str, name: str) -> bool:
+    loaded = sys.modules.get(module)
+    cls = getattr(loaded, name, None) if loaded is not None else None
+    return isinstance(cls, type) and isinstance(obj, cls)
 
 
 def as_client(client: object, name: str = "client") -> tuple[SqliteClient, bool]:
     """Return ``client`` as a :class:`SqliteClient` and whether a new adapter was made for it
     (the caller then closes that adapter, never the connection).
 
-    Accepts a :class:`SqliteClient`, an ``aiosqlite.Connection``, a ``sqlite3.Connection`` or a
+    Accepts a :class:`SqliteClient`, a ``sqlite3.Connection``, an ``aiosqlite.Connection`` or a
     ``libsql.Connection``.
 
     Raises:
         TypeError: anything else (the message names ``name``).
     """
-    if _is_sqlite3(client):
+    if _instance_of(client, "sqlite3", "Connection"):
         return wrap_sqlite3(client), True  # type: ignore[arg-type]
-    if _is_aiosqlite(client):
+    if _instance_of(client, "aiosqlite", "Connection"):
         return wrap_aiosqlite(client), True  # type: ignore[arg-type]
-    if _is_libsql(client):
+    if _instance_of(client, "libsql", "Connection"):
         return wrap_libsql(client), True
     if isinstance(client, SqliteClient):
         return client, False
