@@ -77,12 +77,41 @@ def cache_root() -> Path:
     return Path(base) / "aibind" / "cloudflare-node"
 
 
-def lock_hash() -> str:
-    """A short hash of the committed ``package.json`` + ``package-lock.json``."""
+def _digest(*paths: Path) -> str:
+    """A short hash of the given files' bytes (what a cache folder is keyed by)."""
     digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        digest.update((JS_DIR / name).read_bytes())
+    for path in paths:
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _install_once(target: Path, what: str, command: list[str], cwd: Path | None = None) -> None:
+    """Run ``command`` once to fill ``target`` (a cache folder): a ``.installed`` stamp marks it
+    done, and a file lock keeps concurrent runs from installing twice.
+
+    Raises:
+        NodeUnavailable: the command failed (its output is in the message).
+    """
+    stamp = target / ".installed"
+    if stamp.exists():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if stamp.exists():  # another run installed it while we waited
+                return
+            done = subprocess.run(
+                command, cwd=cwd, capture_output=True, text=True, check=False, timeout=600
+            )
+            if done.returncode != 0:
+                raise NodeUnavailable(
+                    f"{what} failed in {target} (exit {done.returncode}):\n"
+                    f"{done.stdout[-2000:]}{done.stderr[-4000:]}"
+                )
+            stamp.write_text(target.name + "\n")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def install_node_modules() -> Path:
@@ -96,38 +125,17 @@ def install_node_modules() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise NodeUnavailable("npm is not installed (no `npm` on PATH); it installs Miniflare")
-    target = cache_root() / lock_hash()
-    modules = target / "node_modules"
-    stamp = target / ".installed"
-    if stamp.exists():
-        return modules
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if stamp.exists():  # another run installed it while we waited
-                return modules
-            for name in ("package.json", "package-lock.json"):
-                shutil.copyfile(JS_DIR / name, target / name)
-            # --ignore-scripts: nothing here needs an install script (workerd's binary is its
-            # own npm package), and no script gets to download anything.
-            done = subprocess.run(
-                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=target,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=600,
-            )
-            if done.returncode != 0:
-                raise NodeUnavailable(
-                    f"npm ci failed in {target} (exit {done.returncode}):\n"
-                    f"{done.stdout[-2000:]}{done.stderr[-4000:]}"
-                )
-            stamp.write_text(lock_hash() + "\n")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return modules
+    manifests = [JS_DIR / "package.json", JS_DIR / "package-lock.json"]
+    target = cache_root() / _digest(*manifests)
+    if not (target / ".installed").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        for manifest in manifests:
+            shutil.copyfile(manifest, target / manifest.name)
+    # --ignore-scripts: nothing here needs an install script (workerd's binary is its own npm
+    # package), and no script gets to download anything.
+    npm_ci = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    _install_once(target, "npm ci", npm_ci, cwd=target)
+    return target / "node_modules"
 
 
 SDK_REQUIREMENTS = PY_DIR / "requirements-workers-sdk.txt"
@@ -139,43 +147,24 @@ def install_workers_sdk() -> Path:
     Pyodide's ``sys.path``; the test environment itself never imports it).
 
     Raises:
-        NodeUnavailable: neither uv nor pip is available, or the install failed.
+        NodeUnavailable: the install failed.
     """
-    digest = hashlib.sha256(SDK_REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    target = cache_root() / f"workers-sdk-{digest}"
-    stamp = target / ".installed"
-    if stamp.exists():
-        return target
-    target.mkdir(parents=True, exist_ok=True)
+    target = cache_root() / f"workers-sdk-{_digest(SDK_REQUIREMENTS)}"
     uv = shutil.which("uv")
-    base = [uv, "pip", "install"] if uv else [sys.executable, "-m", "pip", "install"]
     command = [
-        *base,
+        *([uv, "pip", "install"] if uv else [sys.executable, "-m", "pip", "install"]),
         "--quiet",
         "--target",
         str(target),
         "--no-deps",
         "--python-version",
         "3.13",  # the SDK needs >= 3.11; it runs in Pyodide's Python, not ours
-        *(["--only-binary=:all:"] if not uv else []),
+        *([] if uv else ["--only-binary=:all:"]),
         "--require-hashes",
         "-r",
         str(SDK_REQUIREMENTS),
     ]
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if stamp.exists():
-                return target
-            done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
-            if done.returncode != 0:
-                raise NodeUnavailable(
-                    f"installing the Python Workers SDK failed ({' '.join(command[:3])}):\n"
-                    f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
-                )
-            stamp.write_text(digest + "\n")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    _install_once(target, "installing the Python Workers SDK", command)
     return target
 
 

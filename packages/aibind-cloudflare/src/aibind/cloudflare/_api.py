@@ -247,15 +247,15 @@ class CloudflareApi:
             )
         return CloudflareApiError(message, status_code=status, errors=errors)
 
-    def result(self, response: httpx.Response, method: str, path: str) -> Any:
-        """The ``result`` of a successful envelope.
+    def envelope(self, response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+        """The whole envelope of a successful answer (``result``, ``result_info``, ...).
 
         Raises:
             CloudflareApiError: an error status, ``success: false``, or not an envelope.
         """
         body = _json_or_none(response)
         if response.is_success and isinstance(body, dict) and body.get("success") is True:
-            return body.get("result")
+            return body
         if response.is_success:
             raise CloudflareApiError(
                 f"Cloudflare API answered {method} {path} with HTTP {response.status_code} but "
@@ -264,6 +264,10 @@ class CloudflareApi:
                 errors=envelope_errors(body),
             )
         raise self.error(response, method, path)
+
+    def result(self, response: httpx.Response, method: str, path: str) -> Any:
+        """The ``result`` of a successful envelope (raises as :meth:`envelope`)."""
+        return self.envelope(response, method, path).get("result")
 
     async def aclose(self) -> None:
         """Close the ``httpx.AsyncClient`` if this object opened it (a caller's client stays

@@ -169,7 +169,8 @@ class KVHttpClient:
             if cursor:
                 params["cursor"] = cursor
             response = await self._api.send("GET", path, params=params)
-            result = self._api.result(response, "GET", path)
+            envelope = self._api.envelope(response, "GET", path)
+            result = envelope.get("result")
             if not isinstance(result, list):
                 raise CloudflareApiError(
                     f"KV key listing is not a list: {result!r:.200}",
@@ -180,8 +181,8 @@ class KVHttpClient:
                 name = item.get("name") if isinstance(item, dict) else None
                 if isinstance(name, str):
                     found.append(KVKey(name, float(expiration) if expiration is not None else None))
-            info = response.json().get("result_info") or {}
-            cursor = info.get("cursor") or "" if isinstance(info, dict) else ""
+            info = envelope.get("result_info")
+            cursor = str(info.get("cursor") or "") if isinstance(info, dict) else ""
             if not cursor:
                 return found
 
