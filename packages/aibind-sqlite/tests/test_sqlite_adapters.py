@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import HAS_LIBSQL, open_aiosqlite, raw_rows
+from sqlite_helpers import HAS_LIBSQL, make_db, open_aiosqlite, raw_rows
 
 from aibind.core.errors import BackendTimeoutError, StoreClosedError
 from aibind.core.types import StreamStatus
@@ -23,13 +23,6 @@ from aibind.sqlite import (
     wrap_libsql,
     wrap_sqlite3,
 )
-
-
-def _db(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.executescript(schema_sql())
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
 
 
 def test_sqlite3_connection_bound_to_another_thread_is_refused(tmp_path: Path) -> None:
@@ -47,7 +40,7 @@ def test_unknown_client_type_is_refused() -> None:
 
 
 async def test_adapters_satisfy_the_protocol(tmp_path: Path) -> None:
-    _db(tmp_path / "p.db")
+    make_db(tmp_path / "p.db")
     client = wrap_sqlite3(sqlite3.connect(tmp_path / "p.db", check_same_thread=False))
     assert isinstance(client, SqliteClient)
     assert [tuple(r) for r in await client.execute("SELECT ? + 1", (1,))] == [(2,)]
@@ -56,7 +49,7 @@ async def test_adapters_satisfy_the_protocol(tmp_path: Path) -> None:
 
 async def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
-    _db(path)
+    make_db(path)
     conn = sqlite3.connect(path, check_same_thread=False)
     client = wrap_sqlite3(conn)
     insert = "INSERT INTO aibind_stream_status (id, expires_at) VALUES (?, 0)"
@@ -96,7 +89,7 @@ async def test_driver_errors_are_wrapped_and_nothing_is_stored(tmp_path: Path) -
 
 async def test_aiosqlite_connection_is_wrapped_and_left_open(tmp_path: Path) -> None:
     path = tmp_path / "aio.db"
-    _db(path)
+    make_db(path)
     conn = await open_aiosqlite(str(path))
     async with SqliteStreamStore(conn) as store:
         await store.create("s")
@@ -109,7 +102,7 @@ async def test_aiosqlite_connection_is_wrapped_and_left_open(tmp_path: Path) -> 
 
 async def test_busy_database_is_retried(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
-    _db(path)
+    make_db(path)
     holder = sqlite3.connect(path, isolation_level=None)
     # timeout=0: SQLite's own busy handler gives up at once, so only the adapter retries
     conn = sqlite3.connect(path, check_same_thread=False, timeout=0)
@@ -128,7 +121,7 @@ async def test_busy_database_is_retried(tmp_path: Path) -> None:
 
 async def test_busy_past_the_timeout_raises_a_timeout(tmp_path: Path) -> None:
     path = tmp_path / "busy2.db"
-    _db(path)
+    make_db(path)
     holder = sqlite3.connect(path, isolation_level=None)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=0)
     client = wrap_sqlite3(conn, busy_timeout=0.2)
@@ -146,7 +139,7 @@ async def test_busy_past_the_timeout_raises_a_timeout(tmp_path: Path) -> None:
 
 async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    _db(path)
+    make_db(path)
     conn = sqlite3.connect(path, check_same_thread=False)
     stores = [SqliteStreamStore(conn), SqliteStreamStore(conn)]
     await stores[0].create("s")
@@ -170,7 +163,7 @@ async def test_two_stores_sharing_one_sqlite3_connection(tmp_path: Path) -> None
 async def test_libsql_adapter(tmp_path: Path) -> None:
     libsql = importlib.import_module("libsql")
     path = tmp_path / "libsql.db"
-    _db(path)
+    make_db(path)
     conn = libsql.connect(str(path))
     client = wrap_libsql(conn)
     store = SqliteStreamStore(client)
@@ -190,7 +183,7 @@ async def test_libsql_busy_wait_does_not_stall_the_lock_holder(tmp_path: Path) -
     # could not commit until that wait failed; the adapter must turn the native wait off.
     libsql = importlib.import_module("libsql")
     path = tmp_path / "libsql-busy.db"
-    _db(path)
+    make_db(path)
     conn = libsql.connect(str(path))
     client = wrap_libsql(conn, busy_timeout=3.0)
     assert conn.execute("PRAGMA busy_timeout").fetchall() == [(0,)]

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import raw_rows
+from sqlite_helpers import make_db, raw_rows
 
 from aibind.core.errors import (
     AibindError,
@@ -30,14 +30,7 @@ from aibind.core.errors import (
     StoreClosedError,
 )
 from aibind.core.types import StreamStatus
-from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, schema_sql, wrap_sqlite3
-
-
-def _db(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.executescript(schema_sql())
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
+from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, wrap_sqlite3
 
 
 async def test_unopenable_file(tmp_path: Path) -> None:
@@ -58,7 +51,7 @@ async def test_unopenable_file(tmp_path: Path) -> None:
 
 async def test_connection_closed_under_the_store(tmp_path: Path) -> None:
     path = tmp_path / "closed.db"
-    _db(path)
+    make_db(path)
     conn = sqlite3.connect(path, check_same_thread=False)
     client = wrap_sqlite3(conn)
     store = SqliteStreamStore(client)
@@ -83,7 +76,7 @@ conn.execute("ROLLBACK")
 
 async def test_another_process_holding_the_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
-    _db(path)
+    make_db(path)
     async with SqliteStreamStore.from_url(f"sqlite:///{path}?busy_timeout=0.3") as store:
         await store.create("s")
         holder = await asyncio.create_subprocess_exec(
@@ -106,7 +99,7 @@ async def test_another_process_holding_the_write_lock(tmp_path: Path) -> None:
 
 async def test_undecodable_stored_text(tmp_path: Path) -> None:
     path = tmp_path / "bytes.db"
-    _db(path)
+    make_db(path)
     async with SqliteStreamStore.from_url(f"sqlite:///{path}") as store:
         await store.create("s")
         await store.append("s", "good")
@@ -136,7 +129,7 @@ async def test_missing_tables(tmp_path: Path) -> None:
 
 async def test_corrupt_stored_status(tmp_path: Path) -> None:
     path = tmp_path / "status.db"
-    _db(path)
+    make_db(path)
     async with SqliteStreamStore.from_url(f"sqlite:///{path}") as store:
         for sid, state, total in [("neg", "active", -3), ("odd", "paused", 0)]:
             raw_rows(

@@ -9,6 +9,8 @@ See :mod:`aibind.conformance.base` for the fixtures a backend provides.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.conformance.base import (
     Closer,
     ConversationBuilder,
@@ -30,6 +32,9 @@ from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
 from aibind.conformance.streams_model import StreamModelTests
 
+__version__ = _distribution_version("aibind-conformance")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "Closer",
     "ConversationBuilder",
@@ -39,6 +44,7 @@ __all__ = [
     "StreamBuilder",
     "StreamStoreConformance",
     "StreamStoreFactory",
+    "__version__",
     "collect",
     "conversation_factory",
     "new_id",

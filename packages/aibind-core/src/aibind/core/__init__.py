@@ -14,6 +14,8 @@ loop), :mod:`aibind.core.notify` (push wake-ups), :mod:`aibind.core.sse` (SSE fo
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.core.chat_history import ChatHistory
 from aibind.core.durable import DurableStream, SourceItem
 from aibind.core.errors import (
@@ -47,7 +49,8 @@ from aibind.core.protocols import (
 from aibind.core.registry import Stores, open_stores
 from aibind.core.types import ConversationMessage, StreamChunk, StreamState, StreamStatus
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("aibind-core")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
 
 __all__ = [
     "AibindError",

@@ -130,7 +130,9 @@ class ChatHistory(Generic[M]):
             the new node's id.
 
         Raises:
-            as :meth:`edit`.
+            TypeError: ``message_id`` is not a ``str``, or a value is not JSON-able (as
+                :meth:`edit`).
+            NodeNotFoundError: no node ``message_id``.
         """
         return self.edit(message_id, new_response, metadata)
 

@@ -308,7 +308,7 @@ class DurableStream:
 
         Raises:
             RuntimeError: called from inside the source (it would wait for itself).
-            Whatever :meth:`wait` raises.
+            AibindError: what :meth:`wait` raises (the store failed to record the outcome).
         """
         if asyncio.current_task() is self._task:
             raise RuntimeError("DurableStream.stop() cannot be awaited from inside its source")

@@ -212,7 +212,10 @@ class MessageTree(Generic[M]):
             the new node's id.
 
         Raises:
-            as :meth:`add_child`.
+            TypeError: ``parent_id`` is not a ``str``, or a value is not JSON-able (as
+                :meth:`add_child`).
+            ValueError: a value is not JSON-able (NaN, infinities).
+            NodeNotFoundError: no node ``parent_id``.
         """
         node_id = self.add_child(parent_id, message, metadata)
         self._active_leaf_id = node_id

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from aibind.core.chat_history import ChatHistory
 
 __all__ = [
+    "Closeable",
     "ConversationStore",
     "StreamStore",
     "SupportsAppendMany",
@@ -28,7 +29,31 @@ __all__ = [
 
 
 @runtime_checkable
-class StreamStore(Protocol):
+class Closeable(Protocol):
+    """What every store has besides its own methods: it is an async context manager and is
+    closed with :meth:`aclose`."""
+
+    async def aclose(self) -> None:
+        """Close the store and what it opened (never a client passed in); idempotent. Later
+        calls raise :class:`~aibind.core.errors.StoreClosedError`."""
+        ...
+
+    async def __aenter__(self) -> Any:
+        """Open the store (connecting now) and return it."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """:meth:`aclose` the store."""
+        ...
+
+
+@runtime_checkable
+class StreamStore(Closeable, Protocol):
     """Durable, append-only streams of text chunks, each with a 1-based ``seq``.
 
     Every method raises :class:`TypeError`/:class:`ValueError` for a malformed argument (an
@@ -89,24 +114,6 @@ class StreamStore(Protocol):
         terminal. Raises :class:`StreamNotFoundError` for an unknown stream."""
         ...
 
-    async def aclose(self) -> None:
-        """Close the store and what it opened (never a client passed in); idempotent. Later
-        calls raise :class:`~aibind.core.errors.StoreClosedError`."""
-        ...
-
-    async def __aenter__(self) -> Any:
-        """Open the store (connecting now) and return it."""
-        ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """:meth:`aclose` the store."""
-        ...
-
 
 @runtime_checkable
 class SupportsAppendMany(Protocol):
@@ -150,7 +157,7 @@ class SupportsSetup(Protocol):
 
 
 @runtime_checkable
-class ConversationStore(Protocol):
+class ConversationStore(Closeable, Protocol):
     """Persistent chat histories keyed by session id, stored as the npm JSON wire format."""
 
     async def load(self, session_id: str) -> ChatHistory[ConversationMessage]:
@@ -167,22 +174,4 @@ class ConversationStore(Protocol):
 
     async def delete(self, session_id: str) -> None:
         """Remove the session's history; a no-op if it does not exist."""
-        ...
-
-    async def aclose(self) -> None:
-        """Close the store and what it opened (never a client passed in); idempotent. Later
-        calls raise :class:`~aibind.core.errors.StoreClosedError`."""
-        ...
-
-    async def __aenter__(self) -> Any:
-        """Open the store (connecting now) and return it."""
-        ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """:meth:`aclose` the store."""
         ...

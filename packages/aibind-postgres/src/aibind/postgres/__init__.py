@@ -12,6 +12,8 @@ Importing this package needs no driver; install ``aibind-postgres[psycopg]`` or
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.postgres.client import (
     ListenHandle,
     MissingDriverError,
@@ -27,6 +29,9 @@ from aibind.postgres.listener import Listener, ListenerError
 from aibind.postgres.schema import schema_sql
 from aibind.postgres.streams import PostgresStreamStore
 
+__version__ = _distribution_version("aibind-postgres")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "DatabaseError",
     "ListenHandle",
@@ -39,6 +44,7 @@ __all__ = [
     "PostgresStreamStore",
     "Row",
     "SupportsListen",
+    "__version__",
     "from_url",
     "schema_sql",
     "wrap_asyncpg",

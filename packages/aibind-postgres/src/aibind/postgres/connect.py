@@ -138,7 +138,7 @@ class PostgresPool:
 
         Raises:
             StoreClosedError: :meth:`aclose` was called.
-            the driver's connection errors (the stores translate them).
+            Exception: the driver's connection errors, unchanged (the stores translate them).
         """
         if self._client is not None:
             return self._client  # type: ignore[no-any-return]

@@ -4,11 +4,16 @@ transport with consumer groups). See ``docs/redis.md``."""
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.redis.backend import open_redis_stores
 from aibind.redis.client import RedisBackendError, RedisClient
 from aibind.redis.conversations import RedisConversationStore
 from aibind.redis.streams import RedisStreamStore
 from aibind.redis.transport import RedisStreamTransport, StreamEvent, TransportError
+
+__version__ = _distribution_version("aibind-redis")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
 
 __all__ = [
     "RedisBackendError",
@@ -18,5 +23,6 @@ __all__ = [
     "RedisStreamTransport",
     "StreamEvent",
     "TransportError",
+    "__version__",
     "open_redis_stores",
 ]

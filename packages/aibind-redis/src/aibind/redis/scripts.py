@@ -60,7 +60,7 @@ class Script:
             the script's reply as the driver decodes it.
 
         Raises:
-            whatever the driver raises (callers translate it).
+            Exception: whatever the driver raises (callers translate it).
         """
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)

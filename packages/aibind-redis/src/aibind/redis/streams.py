@@ -170,7 +170,10 @@ class RedisStreamStore:
         refresh of both keys and a notification, in one script).
 
         Raises:
-            StreamNotFoundError, StreamNotActiveError, CorruptDataError, RedisBackendError.
+            StreamNotFoundError: no such stream (or it expired).
+            StreamNotActiveError: the stream is already terminal.
+            CorruptDataError: the stored status is not what this package writes.
+            RedisBackendError: the server or the connection failed.
         """
         check_id(stream_id)
         check_chunk(chunk)

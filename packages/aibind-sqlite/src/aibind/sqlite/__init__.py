@@ -15,6 +15,8 @@ See ``docs/sqlite.md``.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.sqlite._schema import schema_sql
 from aibind.sqlite._url import parse_sqlite_url
 from aibind.sqlite.backend import open_sqlite_stores
@@ -30,6 +32,9 @@ from aibind.sqlite.conversations import SqliteConversationStore
 from aibind.sqlite.errors import SqliteError
 from aibind.sqlite.streams import SqliteStreamStore
 
+__version__ = _distribution_version("aibind-sqlite")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
+
 __all__ = [
     "Row",
     "SqliteClient",
@@ -37,6 +42,7 @@ __all__ = [
     "SqliteError",
     "SqliteStreamStore",
     "Statement",
+    "__version__",
     "open_sqlite_stores",
     "parse_sqlite_url",
     "schema_sql",

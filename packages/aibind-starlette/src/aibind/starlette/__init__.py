@@ -19,6 +19,8 @@ See ``docs/web.md``.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.starlette.auth import Action, Authorize, AuthRequest, Grant
 from aibind.starlette.config import (
     DEFAULT_PREFIX,
@@ -28,7 +30,8 @@ from aibind.starlette.config import (
 )
 from aibind.starlette.handler import StreamHandler, create_stream_handler
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("aibind-starlette")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -189,7 +189,9 @@ class StreamHandler(Endpoints):
         the first request opens them otherwise.
 
         Raises:
-            what the backend raises; StoreClosedError after :meth:`aclose`.
+            StoreClosedError: the handler was closed (:meth:`aclose`).
+            AibindError: the backend could not be opened (``BackendUnavailableError``,
+                ``MissingDriverError``, ``SchemaError`` from ``setup()``...).
         """
         await self._slot.open()
 
@@ -198,7 +200,7 @@ class StreamHandler(Endpoints):
         in a route of your own.
 
         Raises:
-            as :meth:`open`.
+            AibindError: as :meth:`open`.
         """
         return await self._slot.streams()
 
@@ -207,7 +209,7 @@ class StreamHandler(Endpoints):
         e.g. to show a session's history in a route of your own.
 
         Raises:
-            as :meth:`open`.
+            AibindError: as :meth:`open`.
         """
         return await self._slot.conversations() if self._conversation else None
 
@@ -339,7 +341,7 @@ def create_stream_handler(**config: Any) -> Starlette:
         **config: the keyword arguments of :class:`StreamHandler`.
 
     Raises:
-        as :class:`StreamHandler`.
+        TypeError, ValueError: a bad option, as :class:`StreamHandler`.
     """
     handler = StreamHandler(**config)
     app = Starlette(routes=[handler.mount], lifespan=handler.lifespan)

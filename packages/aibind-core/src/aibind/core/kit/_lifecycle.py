@@ -66,8 +66,8 @@ class Owned(Generic[C]):
         """Open the client if not yet open (once; concurrent callers wait for the first).
 
         Raises:
-            whatever the ``open`` callable raises (the store translates it); a later call
-            tries again.
+            Exception: whatever the ``open`` callable raises (the store translates it); a
+                later call tries again.
         """
         if self._opened:
             return

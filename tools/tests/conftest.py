@@ -1,0 +1,8 @@
+"""Repository checks: make ``tools/`` importable (``monorepo``, ``release_check``...)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
