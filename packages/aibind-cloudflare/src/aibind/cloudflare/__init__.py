@@ -23,6 +23,8 @@ until it is used, so the package imports in both places. See ``docs/cloudflare.m
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from aibind.cloudflare.d1 import D1BindingClient, wrap_d1
 from aibind.cloudflare.d1_http import D1HttpClient
 from aibind.cloudflare.errors import (
@@ -37,7 +39,8 @@ from aibind.cloudflare.kv import KVConversationStore
 from aibind.cloudflare.kv_http import KVHttpClient, KVKey
 from aibind.cloudflare.url import D1Url, parse_d1_url
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("aibind-cloudflare")
+"""The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
 
 __all__ = [
     "CloudflareApiError",
