@@ -97,7 +97,9 @@ class D1BindingClient:
         (D1 refuses an empty batch).
 
         Raises:
-            as :meth:`execute`.
+            TypeError, ValueError: a value D1 cannot bind, or more than 100 of them.
+            SchemaError: a table or column is missing.
+            D1ConstraintError, D1Error: another error D1 reported (nothing was applied).
         """
         try:
             prepared = [self._prepare(sql, args) for sql, args in statements]

@@ -149,7 +149,14 @@ class D1HttpClient:
         return each one's rows; an empty sequence sends nothing and returns ``[]``.
 
         Raises:
-            as :meth:`execute`; nothing was applied when a statement failed.
+            TypeError, ValueError: a value D1 cannot bind, or more than 100 of them.
+            SchemaError: a table or column is missing.
+            D1Error, D1ConstraintError: another SQL error (nothing was applied).
+            CloudflareApiError, CloudflareAuthError, CloudflareRateLimitError: the API
+                answered with an error.
+            BackendUnavailableError, ConnectionLostError, BackendTimeoutError: the network
+                failed.
+            StoreClosedError: the client is closed.
         """
         batch = [
             {"sql": check_sql(sql), "params": normalise_args(args, blobs=False)}
