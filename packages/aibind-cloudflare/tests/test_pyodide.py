@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,11 +58,33 @@ def _case_names() -> list[str]:
 CASES = _case_names()
 
 
+SOURCES = ("aibind-core", "aibind-sqlite", "aibind-cloudflare")
+
+
+def write_metadata(target: Path) -> None:
+    """A ``<name>-<version>.dist-info/METADATA`` per mounted package, as a Worker's vendored
+    (installed) packages have, so ``importlib.metadata`` finds their versions in Pyodide."""
+    for name in SOURCES:
+        text = (REPO / "packages" / name / "pyproject.toml").read_text(encoding="utf-8")
+        version = next(
+            line.split("=", 1)[1].strip().strip('"')
+            for line in text.splitlines()
+            if line.startswith("version")
+        )
+        info = target / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+        )
+
+
 class HarnessRun:
     """One ``pyodide-harness.mjs`` process (one Pyodide version, every mode and case)."""
 
     def __init__(self, version: str, modules: Path, sdk: Path) -> None:
         self.version = version
+        self.meta = Path(tempfile.mkdtemp(prefix=f"aibind-pyodide-{version}-"))
+        write_metadata(self.meta)
         mounts = {
             "/aibind/core": REPO / "packages/aibind-core/src",
             "/aibind/sqlite": REPO / "packages/aibind-sqlite/src",
@@ -69,6 +93,7 @@ class HarnessRun:
             "/aibind/stubs": PY_DIR / "stubs",
             "/aibind/example": REPO / "examples/cloudflare-worker/src",
             "/aibind/sdk": sdk,
+            "/aibind/meta": self.meta,
         }
         config = {
             "pyodide": VERSIONS[version],
@@ -122,6 +147,7 @@ class HarnessRun:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.log.close()
+        shutil.rmtree(self.meta, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -138,6 +138,8 @@ async def test_imports_without_drivers(env: Env) -> None:
             raise AssertionError(f"{name} is importable: the harness did not block it")
     for name in ("aibind.core", "aibind.sqlite", "aibind.cloudflare", "aibind.core.kit"):
         assert importlib.import_module(name) is not None
+    # a Worker's vendored packages are installed distributions: their metadata is found
+    assert importlib.import_module("aibind.cloudflare").__version__
     assert sys.platform == "emscripten"
 
 
