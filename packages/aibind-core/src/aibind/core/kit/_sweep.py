@@ -73,7 +73,11 @@ class Sweeper:
     async def _run(self) -> None:
         markers: dict[str, object] = {}
         try:
-            while True:
+            # Not ``while True``: a probe may swallow the cancellation of aclose() (drivers
+            # awaiting asyncio.wait_for on Python < 3.12, e.g. redis-py 8's socket timeout,
+            # return the result when it lands together with the cancel), so the loop also
+            # ends on the closed flag instead of sweeping on forever.
+            while not self._closed:
                 await asyncio.sleep(self.interval)
                 ids = list(self._streams())
                 if not ids:
