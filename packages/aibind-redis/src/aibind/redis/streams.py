@@ -20,6 +20,7 @@ from aibind.core.kit import (
     Parser,
     StreamStoreBase,
     as_text,
+    keep_cancellation,
     parse_float,
     parse_optional_float,
     parse_str,
@@ -27,7 +28,6 @@ from aibind.core.kit import (
 from aibind.core.notify import Notifier
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
 from aibind.redis import _scripts as scripts
-from aibind.redis._cancel import keep_cancellation
 from aibind.redis._codec import parse_chunks, parse_status
 from aibind.redis._connect import REDIS_CLIENT
 from aibind.redis._errors import translate
