@@ -33,6 +33,9 @@ from cf_node import (
     stop_process_group,
 )
 
+# Our source inside Pyodide, with npm-pinned packages: the venv's dependency floors play no part.
+pytestmark = pytest.mark.venv_independent
+
 REPO = Path(__file__).resolve().parents[3]
 VERSIONS = {"0.29": "pyodide-0.29", "314": "pyodide-314"}
 NODE_FLAGS = ["--no-opt"]
