@@ -4,7 +4,7 @@ streams are followed; followers of changed streams (and of newly seen ones) are 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from aibind.core.kit import Sweeper
 from aibind.core.notify import Notifier
@@ -86,5 +86,55 @@ async def test_a_failing_probe_keeps_the_sweep_alive() -> None:
     await asyncio.sleep(0.1)
     assert calls >= 3
     assert await sub.wait(0)
+    await sweeper.aclose()
+    await sub.close()
+
+
+async def test_a_watcher_poke_sweeps_at_once_and_stops_with_the_sweep() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"a": 0}
+    followed = ["a"]
+    pokes: list[Callable[[], None]] = []
+    stopped: list[bool] = []
+
+    def watch(poke: Callable[[], None]) -> Callable[[], None] | None:
+        pokes.append(poke)
+        return lambda: stopped.append(True)
+
+    sub = await notifier.subscribe("a")
+    sweeper = Sweeper(notifier, backend.probe, lambda: followed, 60.0, watch)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.01)
+    assert len(pokes) == 1
+    poke = pokes[0]
+    poke()  # a write seen by the watcher: probe now, not in 60 s
+    await asyncio.wait_for(sub.wait(None), 5)  # first sighting wakes the follower
+    backend.markers["a"] = 1
+    poke()
+    poke()  # pokes during one pause are one sweep
+    assert await sub.wait(5)
+    assert backend.probes <= 3
+    followed.clear()
+    poke()
+    await asyncio.sleep(0.05)
+    assert stopped == [True]  # nothing followed: the sweep ended and stopped its watcher
+    await sweeper.aclose()
+    await sub.close()
+
+
+async def test_a_watcher_that_cannot_start_leaves_the_interval() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"a": 0}
+
+    def broken(poke: Callable[[], None]) -> Callable[[], None] | None:
+        raise OSError("no inotify here")
+
+    sub = await notifier.subscribe("a")
+    sweeper = Sweeper(notifier, backend.probe, lambda: ["a"], 0.01, broken)
+    sweeper.ensure_running()
+    assert await sub.wait(5)
+    assert backend.probes >= 1
     await sweeper.aclose()
     await sub.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from operator import attrgetter
+from typing import Any
 
 from aibind.core.errors import (
     TRANSIENT_ERRORS,
@@ -105,52 +106,102 @@ async def follow_pages(
     async-generator layer instead of two. Same arguments, rules and errors as :func:`follow`;
     after a page the loop continues only when the consumer asks for the next one, so the
     idle timer starts after the consumer has taken the whole page, as with :func:`follow`.
+
+    After a full page (``page_size`` chunks) the next page is read ahead, in a task, while the
+    consumer takes this one, so a long replay overlaps the backend's I/O with the consumer's
+    work; closing the generator cancels a read still ahead.
     """
     loop = asyncio.get_running_loop()
     last = after_seq
     idle_since = loop.time()
     seen_status = False
     short_reads = 0
-    while True:
-        status, chunks = await _fetch_retrying(fetch, last, retry_window)
-        if status is None:
-            if not seen_status:
-                raise StreamNotFoundError(stream_id)
-            raise StreamExpiredError(
-                stream_id, f"stream {stream_id!r} expired or was deleted while being read"
-            )
-        seen_status = True
-        fresh, last, corrupt = _accept(stream_id, chunks, last)
-        if fresh:
-            yield fresh
-        if corrupt is not None:
-            raise corrupt
-        if status.state != "active" and last >= status.total_chunks:
-            return
-        if fresh:
-            idle_since = loop.time()
-            short_reads = 0
-            if status.state != "active" or page_size is None or len(chunks) >= page_size:
-                continue  # maybe more stored: read on at once
-            # A short page of an active stream holds everything stored at the fetch: wait for
-            # the next change (a wake-up that came meanwhile is kept and returns at once).
-        elif status.state != "active":
-            short_reads += 1
-            if short_reads > 2:
-                raise CorruptDataError(
-                    f"stream {stream_id!r} is {status.state} with total_chunks="
-                    f"{status.total_chunks} but only {last} chunks could be read"
+    ahead: asyncio.Future[tuple[StreamStatus | None, Sequence[StreamChunk]]] | None = None
+    try:
+        while True:
+            if ahead is None:
+                status, chunks = await _fetch_retrying(fetch, last, retry_window)
+            else:
+                status, chunks = await ahead
+                ahead = None
+            fresh, last, outcome = _step(stream_id, status, chunks, last, seen_status, page_size)
+            seen_status = True
+            if outcome is _MORE and page_size is not None and len(chunks) >= page_size:
+                # A full page: more is probably stored. Read the next page while the consumer
+                # takes this one (the backend's I/O overlaps our Python work).
+                ahead = asyncio.ensure_future(_fetch_retrying(fetch, last, retry_window))
+            if fresh:
+                yield fresh
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is _DONE:
+                return
+            if fresh:
+                idle_since = loop.time()
+                short_reads = 0
+                if outcome is _MORE:
+                    continue  # maybe more stored: read on at once
+                # A short page of an active stream holds everything stored at the fetch: wait
+                # for the next change (a wake-up that came meanwhile is kept and returns at once).
+            elif outcome is _MORE:  # terminal, but not every chunk read yet
+                short_reads += 1
+                if short_reads > 2:
+                    assert status is not None
+                    raise CorruptDataError(
+                        f"stream {stream_id!r} is {status.state} with total_chunks="
+                        f"{status.total_chunks} but only {last} chunks could be read"
+                    )
+                continue
+            remaining = ttl - (loop.time() - idle_since)
+            if remaining <= 0:
+                raise StreamExpiredError(
+                    stream_id,
+                    f"stream {stream_id!r} is still active but received no chunk for {ttl:g} s "
+                    "(the store's ttl); its producer is presumed dead",
                 )
-            continue
-        remaining = ttl - (loop.time() - idle_since)
-        if remaining <= 0:
-            raise StreamExpiredError(
-                stream_id,
-                f"stream {stream_id!r} is still active but received no chunk for {ttl:g} s "
-                "(the store's ttl); its producer is presumed dead",
-            )
-        timeout = remaining if poll_interval is None else min(remaining, poll_interval)
-        await wait(timeout)
+            timeout = remaining if poll_interval is None else min(remaining, poll_interval)
+            await wait(timeout)
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            ahead.add_done_callback(_discard)
+
+
+_MORE = "more"  # read again at once
+_WAIT = "wait"  # caught up with an active stream: wait for a change
+_DONE = "done"  # terminal and drained
+
+
+def _discard(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned read-ahead's outcome, so nothing logs it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _step(
+    stream_id: str,
+    status: StreamStatus | None,
+    chunks: Sequence[StreamChunk],
+    last: int,
+    seen_status: bool,
+    page_size: int | None,
+) -> tuple[Sequence[StreamChunk], int, str | BaseException]:
+    """Judge one fetch: the new chunks, the new last seq, and what to do next (``_MORE``,
+    ``_WAIT``, ``_DONE``, or the error to raise once the new chunks are delivered)."""
+    if status is None:
+        if not seen_status:
+            raise StreamNotFoundError(stream_id)
+        raise StreamExpiredError(
+            stream_id, f"stream {stream_id!r} expired or was deleted while being read"
+        )
+    fresh, last, corrupt = _accept(stream_id, chunks, last)
+    if corrupt is not None:
+        return fresh, last, corrupt
+    if status.state != "active":
+        return fresh, last, _DONE if last >= status.total_chunks else _MORE
+    if fresh and (page_size is None or len(chunks) >= page_size):
+        return fresh, last, _MORE
+    return fresh, last, _WAIT
 
 
 async def follow(

@@ -42,7 +42,7 @@ from aibind.core.kit._options import (
     split_url_options,
 )
 from aibind.core.kit._streams import StreamStoreBase
-from aibind.core.kit._sweep import Probe, Sweeper
+from aibind.core.kit._sweep import Probe, Sweeper, Watch
 from aibind.core.kit._values import as_text, make_status, now_ms, ttl_ms
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "StoreBase",
     "StreamStoreBase",
     "Sweeper",
+    "Watch",
     "as_text",
     "backend_error",
     "chunks_from_rows",

@@ -10,7 +10,7 @@ public method, rule and error comes from here, so all backends behave alike.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import ClassVar
 
 from aibind.core.errors import (
@@ -115,6 +115,13 @@ class StreamStoreBase(StoreBase):
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         """Version markers of ``stream_ids`` in one round trip (see :data:`Probe`)."""
         raise NotImplementedError
+
+    def _watch_changes(self, poke: Callable[[], None]) -> Callable[[], None] | None:
+        """Start watching for other processes' writes, calling ``poke()`` on each so the sweep
+        runs at once; return the function that stops watching, or ``None`` (the default: no
+        watcher, the sweep runs every ``poll_interval``). Called from the sweep task while the
+        store has followers. See :data:`aibind.core.kit.Watch`."""
+        return None
 
     def _written(self, stream_id: str) -> None:
         """Called after each successful write: wake this process's followers at once (a
@@ -282,7 +289,9 @@ class StreamStoreBase(StoreBase):
             poll = self.poll_interval
             if poll is not None and self._can_sweep():
                 if self._sweeper is None:
-                    self._sweeper = Sweeper(self._notifier, self._probe, following.keys, poll)
+                    self._sweeper = Sweeper(
+                        self._notifier, self._probe, following.keys, poll, self._watch_changes
+                    )
                 self._sweeper.ensure_running()
                 poll = None
             limit = self.page_size
