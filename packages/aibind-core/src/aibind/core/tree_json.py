@@ -18,7 +18,9 @@ holds beyond the six above are kept and written back, as npm keeps them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, TypedDict, cast
 
@@ -314,9 +316,84 @@ def parse_tree(data: object, *, copy_values: bool = True) -> TreeParts:
         raise CorruptDataError(
             f'conversation JSON: "activeLeafId" must be a string or null, not {_type_name(active)}'
         )
+    if not copy_values and _valid_fast(raw_nodes, root_ids, active):
+        return dict(raw_nodes), list(root_ids), active
     nodes = {key: _parse_node(key, raw, copy_values) for key, raw in raw_nodes.items()}
     _check_links(nodes, root_ids)
     _check_reachable(nodes, root_ids)
     if active is not None and active not in nodes:
         raise _fail(active, "is the activeLeafId but does not exist")
     return nodes, list(root_ids), active
+
+
+# A canonical toISOString timestamp: the time part checked by the pattern, the date (whose
+# day-of-month limit depends on the month and year) by datetime once per distinct date.
+_FAST_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z", re.ASCII)
+
+
+def _valid_fast(raw_nodes: dict[Any, Any], root_ids: list[str], active: object) -> bool:
+    """Every check :func:`parse_tree` makes, in one pass over parsed JSON, answering only
+    "valid or not": ``False`` sends the caller to the detailed checks, which find and name the
+    fault (so this never decides an error message, and must never accept what they refuse)."""
+    match = _FAST_TIMESTAMP.fullmatch
+    dates: set[str] = set()
+    parents: list[str] = []
+    child_count = 0
+    for key, raw in raw_nodes.items():
+        if type(raw) is not dict or type(key) is not str or "message" not in raw:
+            return False
+        try:
+            node_id, parent, children = raw["id"], raw["parentId"], raw["children"]
+            metadata, stamp = raw["metadata"], raw["createdAt"]
+        except KeyError:
+            return False
+        if node_id != key or type(children) is not list or type(metadata) is not dict:
+            return False
+        if type(stamp) is not str or match(stamp) is None:
+            return False
+        if stamp[:10] not in dates:
+            try:
+                datetime.fromisoformat(stamp[:10])
+            except ValueError:
+                return False
+            dates.add(stamp[:10])
+        if children:
+            for child in children:
+                if type(child) is not str:
+                    return False
+                node = raw_nodes.get(child)
+                # the child exists and names this node: so it is listed by one parent only
+                if type(node) is not dict or node.get("parentId") != key:
+                    return False
+            if len(children) > 1 and len(set(children)) != len(children):
+                return False
+            child_count += len(children)
+        if parent is None:
+            continue
+        if type(parent) is not str:
+            return False
+        parents.append(key)
+        node = raw_nodes.get(parent)
+        if type(node) is not dict or type(node.get("children")) is not list:
+            return False
+    # Every node naming a parent is listed by it: the children lists hold exactly as many
+    # (distinct, each naming its lister) entries as there are such nodes.
+    if child_count != len(parents):
+        return False
+    # Roots: distinct, existing and parentless, and all the parentless nodes; then with one
+    # parent per node and no parent-link cycle, every node is reached from the roots.
+    roots = set(root_ids)
+    if len(roots) != len(root_ids) or len(roots) + len(parents) != len(raw_nodes):
+        return False
+    for root_id in root_ids:
+        node = raw_nodes.get(root_id)
+        if node is None or node["parentId"] is not None:
+            return False
+    reached = 0
+    stack = list(root_ids)
+    while stack:
+        reached += 1
+        stack.extend(raw_nodes[stack.pop()]["children"])
+        if reached > len(raw_nodes):
+            return False
+    return reached == len(raw_nodes) and (active is None or active in raw_nodes)
