@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from operator import attrgetter
 from typing import Any
 
 from aibind.core.errors import (
@@ -22,15 +21,14 @@ __all__ = ["Fetch", "Wait", "follow", "follow_pages"]
 
 Fetch = Callable[[int], Awaitable[tuple[StreamStatus | None, Sequence[StreamChunk]]]]
 """``fetch(after_seq)`` returns the stream's status (``None`` if it does not exist or has
-expired) and chunks with ``seq > after_seq`` in order (all of them, or a first page). It must
-read the status *before* the chunks, or both atomically: a stream seen terminal then has all
-its chunks stored."""
+expired) and chunks with ``seq > after_seq`` in strictly increasing seq order (all of them, or
+a first page), as a read of a ``(id, seq)`` primary key in order gives them. It must read the
+status *before* the chunks, or both atomically: a stream seen terminal then has all its chunks
+stored."""
 
 Wait = Callable[[float | None], Awaitable[bool]]
 """``wait(timeout)`` sleeps until the stream may have changed (a notification) or ``timeout``
 seconds pass; it returns ``True`` when woken by a notification."""
-
-_seq = attrgetter("seq")
 
 
 def _accept(
@@ -45,8 +43,9 @@ def _accept(
     count = len(chunks)
     if not count:
         return chunks, last, None
-    # the usual page: exactly last+1 .. last+count, checked at C speed
-    if list(map(_seq, chunks)) == list(range(last + 1, last + count + 1)):
+    # The usual page: exactly last+1 .. last+count. Storage returns strictly increasing seqs
+    # (see Fetch), so the first and the last seq tell.
+    if chunks[0].seq == last + 1 and chunks[-1].seq == last + count:
         return chunks, last + count, None
     fresh: list[StreamChunk] = []
     for chunk in chunks:
@@ -126,7 +125,8 @@ async def follow_pages(
                 ahead = None
             fresh, last, outcome = _step(stream_id, status, chunks, last, seen_status, page_size)
             seen_status = True
-            if outcome is _MORE and page_size is not None and len(chunks) >= page_size:
+            full = page_size is not None and len(chunks) >= page_size
+            if _READ_AHEAD and outcome is _MORE and full:
                 # A full page: more is probably stored. Read the next page while the consumer
                 # takes this one (the backend's I/O overlaps our Python work).
                 ahead = asyncio.ensure_future(_fetch_retrying(fetch, last, retry_window))
@@ -167,6 +167,7 @@ async def follow_pages(
             ahead.add_done_callback(_discard)
 
 
+_READ_AHEAD = True
 _MORE = "more"  # read again at once
 _WAIT = "wait"  # caught up with an active stream: wait for a change
 _DONE = "done"  # terminal and drained

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from itertools import chain, repeat
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Literal, TypedDict, cast
 
@@ -326,74 +328,67 @@ def parse_tree(data: object, *, copy_values: bool = True) -> TreeParts:
     return nodes, list(root_ids), active
 
 
-# A canonical toISOString timestamp: the time part checked by the pattern, the date (whose
-# day-of-month limit depends on the month and year) by datetime once per distinct date.
-_FAST_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z", re.ASCII)
+# Canonical toISOString timestamps, one per line: the time part checked by the pattern, the
+# date (whose day-of-month limit depends on the month and year) by datetime once per date.
+_FAST_STAMPS = re.compile(
+    r"(?:\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z\n)*", re.ASCII
+)
+_NODE_FIELDS = itemgetter("id", "parentId", "children", "metadata", "createdAt", "message")
+_DATE = itemgetter(slice(0, 10))
+_NONE = type(None)
 
 
 def _valid_fast(raw_nodes: dict[Any, Any], root_ids: list[str], active: object) -> bool:
-    """Every check :func:`parse_tree` makes, in one pass over parsed JSON, answering only
-    "valid or not": ``False`` sends the caller to the detailed checks, which find and name the
-    fault (so this never decides an error message, and must never accept what they refuse)."""
-    match = _FAST_TIMESTAMP.fullmatch
-    dates: set[str] = set()
-    parents: list[str] = []
-    child_count = 0
-    for key, raw in raw_nodes.items():
-        if type(raw) is not dict or type(key) is not str or "message" not in raw:
-            return False
-        try:
-            node_id, parent, children = raw["id"], raw["parentId"], raw["children"]
-            metadata, stamp = raw["metadata"], raw["createdAt"]
-        except KeyError:
-            return False
-        if node_id != key or type(children) is not list or type(metadata) is not dict:
-            return False
-        if type(stamp) is not str or match(stamp) is None:
-            return False
-        if stamp[:10] not in dates:
-            try:
-                datetime.fromisoformat(stamp[:10])
-            except ValueError:
-                return False
-            dates.add(stamp[:10])
-        if children:
-            for child in children:
-                if type(child) is not str:
-                    return False
-                node = raw_nodes.get(child)
-                # the child exists and names this node: so it is listed by one parent only
-                if type(node) is not dict or node.get("parentId") != key:
-                    return False
-            if len(children) > 1 and len(set(children)) != len(children):
-                return False
-            child_count += len(children)
-        if parent is None:
-            continue
-        if type(parent) is not str:
-            return False
-        parents.append(key)
-        node = raw_nodes.get(parent)
-        if type(node) is not dict or type(node.get("children")) is not list:
-            return False
-    # Every node naming a parent is listed by it: the children lists hold exactly as many
-    # (distinct, each naming its lister) entries as there are such nodes.
-    if child_count != len(parents):
+    """Every check :func:`parse_tree` makes, over parsed JSON, in bulk operations, answering
+    only "valid or not": ``False`` sends the caller to the detailed checks, which find and name
+    the fault (so this never decides an error message, and must never accept what they
+    refuse; ``test_tree_json`` checks that on random corruptions)."""
+    if not raw_nodes:
+        return not root_ids and active is None
+    keys = list(raw_nodes)
+    values = list(raw_nodes.values())
+    if set(map(type, values)) != {dict}:
         return False
-    # Roots: distinct, existing and parentless, and all the parentless nodes; then with one
-    # parent per node and no parent-link cycle, every node is reached from the roots.
-    roots = set(root_ids)
-    if len(roots) != len(root_ids) or len(roots) + len(parents) != len(raw_nodes):
+    try:
+        "".join(keys)  # every key is a str
+        ids, parents, childrens, metadatas, stamps, _ = zip(*map(_NODE_FIELDS, values), strict=True)
+        stamp_lines = "\n".join(stamps)  # every createdAt is a str
+    except (KeyError, TypeError):
         return False
-    for root_id in root_ids:
-        node = raw_nodes.get(root_id)
-        if node is None or node["parentId"] is not None:
-            return False
+    if list(ids) != keys or set(map(type, childrens)) != {list}:
+        return False
+    if set(map(type, metadatas)) != {dict} or not set(map(type, parents)) <= {str, _NONE}:
+        return False
+    if _FAST_STAMPS.fullmatch(stamp_lines + "\n") is None:
+        return False
+    try:
+        for date in set(map(_DATE, stamps)):
+            datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    # Links: each (child, lister) pair is a (node, parent) pair, all distinct, and as many as
+    # the nodes that name a parent: so every such node is listed by its parent, once.
+    children = list(chain.from_iterable(childrens))
+    if not set(map(type, children)) <= {str}:
+        return False
+    listers = chain.from_iterable(map(repeat, ids, map(len, childrens)))
+    listed = set(zip(children, listers, strict=True))
+    links = set(zip(ids, parents, strict=True))
+    if len(listed) != len(children) or not listed <= links:
+        return False
+    parentless = parents.count(None)
+    if len(children) != len(ids) - parentless:
+        return False
+    # Roots: distinct, existing, parentless, and all the parentless nodes.
+    if len(set(root_ids)) != len(root_ids) or len(root_ids) != parentless:
+        return False
+    if not set(zip(root_ids, repeat(None, len(root_ids)), strict=True)) <= links:
+        return False
+    # With one parent per node, nodes the roots do not reach hang under a parent-link cycle.
+    below = dict(zip(ids, childrens, strict=True))
     reached = 0
     stack = list(root_ids)
     while stack:
         reached += 1
-        stack.extend(raw_nodes[stack.pop()]["children"])
-        if reached > len(raw_nodes):
-            return False
-    return reached == len(raw_nodes) and (active is None or active in raw_nodes)
+        stack.extend(below[stack.pop()])
+    return reached == len(ids) and (active is None or active in below)
