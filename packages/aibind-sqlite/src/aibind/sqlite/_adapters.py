@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aibind.core.errors import StoreClosedError
 from aibind.core.validation import check_ttl
-from aibind.sqlite._dbapi import DbApiConnection, run_batch, run_execute
+from aibind.sqlite._dbapi import DbApiConnection, Outcome, run_batch, run_batches, run_execute
 from aibind.sqlite._protocol import Row, SqliteClient, Statement
 from aibind.sqlite._worker import Worker
 
@@ -97,6 +97,7 @@ class ThreadedClient:
         self._connect = connect
         self._kind = kind
         self._worker: Worker | None = None
+        self._batches = self._run_batches  # one object: the worker groups jobs by it
         self._lock: threading.Lock | None = None
         self._closed = False
         if connection is not None:
@@ -187,10 +188,26 @@ class ThreadedClient:
         return await self._run(lambda conn: run_execute(conn, sql, args, timeout))
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
-        """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction; see :class:`SqliteClient`."""
-        stmts = list(statements)
-        timeout = self.busy_timeout
-        return await self._run(lambda conn: run_batch(conn, stmts, timeout))
+        """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction; see :class:`SqliteClient`.
+
+        Batches of concurrent callers that are queued together when the worker thread gets to
+        them are committed together (each in a savepoint of its own: atomic and isolated as
+        alone, rolled back alone if it fails; see :func:`~aibind.sqlite._dbapi.run_batches`).
+        """
+        if self._closed:
+            raise StoreClosedError("the SQLite client has been closed")
+        if self.connection is None:
+            await self.open()
+        worker = self._worker
+        assert worker is not None
+        result: list[list[Row]] = await worker.submit_grouped(self._batches, list(statements))
+        return result
+
+    def _run_batches(self, batches: list[list[Statement]]) -> list[Outcome]:
+        lock = self._lock
+        assert lock is not None
+        with lock:
+            return run_batches(self.connection, batches, self.busy_timeout)
 
     async def aclose(self) -> None:
         """Stop the worker thread after the work already queued; close the connection only if

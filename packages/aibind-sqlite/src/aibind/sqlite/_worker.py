@@ -27,6 +27,9 @@ T = TypeVar("T")
 
 _STOP = object()
 
+GROUP_LIMIT = 64
+"""The most grouped jobs one runner call takes."""
+
 
 def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.cancelled():
@@ -47,10 +50,14 @@ class Worker:
 
     def _run(self) -> None:
         jobs = self._jobs
+        pending: Any = None
         while True:
-            job = jobs.get()
+            job, pending = (pending if pending is not None else jobs.get()), None
             if job is _STOP:
                 return
+            if len(job) == 4:  # a groupable job: take the same group's queued jobs with it
+                pending = self._run_group(job)
+                continue
             loop, future, fn = job
             if loop is None:  # a blocking caller's concurrent future
                 if future.set_running_or_notify_cancel():
@@ -71,6 +78,47 @@ class Worker:
             except RuntimeError:  # the loop is closed: nobody waits any more
                 pass
             del job, loop, future, fn, result, error
+
+    def _run_group(self, first: Any) -> Any:
+        """Run ``first`` with the jobs of its group queued right behind it (up to
+        :data:`GROUP_LIMIT`) in one call of the group's runner; return the next job taken
+        from the queue that did not belong (or ``None``)."""
+        jobs = self._jobs
+        group = [first]
+        after: Any = None
+        while len(group) < GROUP_LIMIT:
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not _STOP and len(job) == 4 and job[2] is first[2]:
+                group.append(job)
+            else:
+                after = job
+                break
+        live = [job for job in group if not job[1].cancelled()]
+        if live:
+            try:
+                outcomes = first[2]([job[3] for job in live])
+            except BaseException as exc:  # the runner itself failed: every job fails
+                outcomes = [(None, exc)] * len(live)
+            for (loop, future, _, _), (result, error) in zip(live, outcomes, strict=True):
+                try:
+                    loop.call_soon_threadsafe(_deliver, future, result, error)
+                except RuntimeError:
+                    pass
+        return after
+
+    def submit_grouped(
+        self, runner: Callable[[list[Any]], list[tuple[Any, BaseException | None]]], item: Any
+    ) -> asyncio.Future[Any]:
+        """Queue ``item`` for ``runner``: the worker hands ``runner`` the items of every job
+        with the same runner queued back to back, in one call, and each job's future gets its
+        item's ``(result, error)``. A job cancelled before it runs is left out."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((loop, future, runner, item))
+        return future
 
     def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """Queue ``fn()`` now, after the jobs already queued; the future (of the running
