@@ -58,3 +58,14 @@ def test_describe_is_never_blank() -> None:
 def test_loaded_types_never_imports() -> None:
     assert loaded_types("aibind_no_such_driver.exceptions", "Error") == ()
     assert loaded_types("socket", "gaierror", "nope") == (socket.gaierror,)
+
+
+async def test_within_passes_a_backend_timeout_through() -> None:
+    """The conformance helper must not report a call's own TimeoutError as a hang."""
+    from aibind.conformance import within
+
+    async def times_out() -> None:
+        raise BackendTimeoutError("pool_timeout")
+
+    with pytest.raises(BackendTimeoutError):
+        await within(times_out(), 5)

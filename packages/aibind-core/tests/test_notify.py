@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 
-from aibind.core.notify import Notifier
+from aibind.core.notify import Notifier, Subscription
 
 
 async def test_notification_before_wait_is_not_lost() -> None:
@@ -206,3 +206,37 @@ async def test_follower_cancelled_while_leaving_still_unsubscribes() -> None:
         await closing
     await asyncio.sleep(0.1)
     assert server.subscribed == set()
+
+
+async def test_cancelling_a_follower_as_it_is_woken_is_not_lost() -> None:
+    # Issue #7 item 17: with asyncio.wait_for (Python < 3.12) a follower cancelled in the loop
+    # iteration that woke it returned from wait() as if woken, and waited on (200 of 200 here).
+    notifier = Notifier()
+    subs = [await notifier.subscribe("s") for _ in range(200)]
+
+    async def follow(sub: Subscription) -> None:
+        while True:
+            await sub.wait(100)
+
+    tasks = [asyncio.create_task(follow(sub)) for sub in subs]
+    await asyncio.sleep(0.01)
+    notifier.notify("s")
+    await asyncio.sleep(0)  # the wake-ups are under way...
+    for task in tasks:
+        task.cancel()  # ...and the cancellations land in the same iteration
+    done, pending = await asyncio.wait(tasks, timeout=2)
+    for task in pending:
+        task.cancel()
+    assert not pending, f"{len(pending)} cancelled followers still waiting"
+    assert all(task.cancelled() for task in done)
+    for sub in subs:
+        await sub.close()
+
+
+async def test_wait_times_out_and_still_sees_a_later_notification() -> None:
+    notifier = Notifier()
+    async with await notifier.subscribe("s") as sub:
+        assert await sub.wait(0.01) is False
+        notifier.notify("s")
+        assert await sub.wait(0.01) is True
+        assert await sub.wait(0) is False

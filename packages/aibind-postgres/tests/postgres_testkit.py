@@ -3,6 +3,8 @@ every kind (pool or single connection, psycopg or asyncpg) on the session's serv
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -59,3 +61,18 @@ async def pg_schema(postgres_server: Server) -> AsyncIterator[str]:
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         await conn.close()
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], seconds: float = 10, step: float = 0.01
+) -> None:
+    """Poll ``condition`` (a flag set by a background task, or a query; there is no event to
+    wait on) until it holds; fail after ``seconds``."""
+    for _ in range(max(1, int(seconds / step))):
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"condition still false after {seconds} s")

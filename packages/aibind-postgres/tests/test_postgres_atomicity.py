@@ -1,6 +1,7 @@
 """Atomic appends under real contention: 20 concurrent appenders x 100 on one stream through
 ONE pool of 10 connections (both drivers) get seqs exactly 1..2000 and total_chunks == 2000;
-racing creates over an expired stream admit exactly one and start it fresh."""
+racing creates over an expired stream are all refused until cleanup() removes it, then admit
+exactly one and start it fresh."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from postgres_testkit import open_driver, pg_schema
 from aibind.conformance import collect, new_id, within
 from aibind.conformance.servers import Server
 from aibind.core.errors import StreamExistsError
+from aibind.core.types import StreamStatus
 from aibind.postgres import PostgresStreamStore
 
 __all__ = ["pg_schema"]
@@ -65,6 +67,12 @@ async def test_racing_creates_over_an_expired_stream(
         await store.create(sid)
         await store.append_many(sid, ["old1", "old2"])
         await asyncio.sleep(0.4)
+        refused = await within(
+            asyncio.gather(*(store.create(sid) for _ in range(8)), return_exceptions=True)
+        )
+        assert all(isinstance(o, StreamExistsError) for o in refused)  # past expiry, not gone
+        assert await store.get_status(sid) == StreamStatus("active", 2, None)  # nothing lost
+        assert await store.cleanup() == 1
         outcomes = await within(
             asyncio.gather(*(store.create(sid) for _ in range(8)), return_exceptions=True)
         )

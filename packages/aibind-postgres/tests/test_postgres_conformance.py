@@ -1,5 +1,8 @@
-"""The conformance suite against real PostgreSQL, through psycopg and asyncpg, each through a
-pool and through a single connection (four stream classes, four conversation classes)."""
+"""The conformance suite against real PostgreSQL. Streams: through psycopg and asyncpg, each
+through a caller's pool and a caller's single connection, and through ``from_url`` (a pool the
+store owns); SQL streams expire through ``cleanup()`` only (``expiry = "cleanup"``).
+Conversations (the kit's shared core over three one-statement hooks): through both drivers'
+pools and ``from_url``."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pytest
-from postgres_testkit import Closer, open_driver, pg_schema
+from postgres_testkit import open_driver, pg_schema
 
 from aibind.conformance import (
     ConversationStoreConformance,
@@ -15,9 +18,10 @@ from aibind.conformance import (
     RawConversations,
     StreamStoreConformance,
     StreamStoreFactory,
+    conversation_factory,
+    stream_factory,
 )
 from aibind.conformance.servers import Server
-from aibind.core.protocols import ConversationStore, StreamStore
 from aibind.postgres import PostgresConversationStore, PostgresStreamStore
 
 __all__ = ["pg_schema"]
@@ -26,32 +30,30 @@ __all__ = ["pg_schema"]
 class _PostgresStreams(StreamStoreConformance):
     push = True
     capabilities = frozenset({"append_many", "delete", "cleanup"})
+    expiry = "cleanup"
     kind: ClassVar[str]
 
     @pytest.fixture
     async def make_store(
         self, postgres_server: Server, pg_schema: str
     ) -> AsyncIterator[StreamStoreFactory]:
-        opened: list[tuple[PostgresStreamStore, Closer]] = []
+        options = {"chunks_table": f"{pg_schema}.chunks", "status_table": f"{pg_schema}.status"}
 
-        async def factory(*, ttl: float = 300.0, push_only: bool = False) -> StreamStore:
+        async def build(ttl: float, push_only: bool) -> Any:
+            poll = None if push_only else 0.1
+            if self.kind.startswith("url-"):
+                return PostgresStreamStore.from_url(
+                    postgres_server.url,
+                    driver=self.kind.removeprefix("url-"),
+                    ttl=ttl,
+                    poll_interval=poll,
+                    **options,
+                )
             client, close = await open_driver(self.kind, postgres_server.url)
-            store = PostgresStreamStore(
-                client,
-                chunks_table=f"{pg_schema}.chunks",
-                status_table=f"{pg_schema}.status",
-                ttl=ttl,
-                poll_interval=None if push_only else 0.1,
-            )
-            opened.append((store, close))
-            if len(opened) == 1:
-                await store.setup()
-            return store
+            return PostgresStreamStore(client, ttl=ttl, poll_interval=poll, **options), close
 
-        yield factory
-        for store, close in opened:
-            await store.aclose()
-            await close()
+        async with stream_factory(build) as factory:
+            yield factory
 
 
 class TestPsycopgPoolStreams(_PostgresStreams):
@@ -70,6 +72,10 @@ class TestAsyncpgConnectionStreams(_PostgresStreams):
     kind = "asyncpg-conn"
 
 
+class TestFromUrlStreams(_PostgresStreams):
+    kind = "url-psycopg"
+
+
 class _RawTable:
     def __init__(self, store: PostgresConversationStore) -> None:
         self.store = store
@@ -79,7 +85,7 @@ class _RawTable:
         rows = await self.store.client.query(
             f"SELECT data FROM {self.table} WHERE session_id = $1::text", [session_id]
         )
-        return None if not rows else str(rows[0]["data"])
+        return None if not rows else str(rows[0][0])
 
     async def put(self, session_id: str, raw: str) -> None:
         await self.store.client.query(
@@ -98,24 +104,24 @@ class _PostgresConversations(ConversationStoreConformance):
     async def make_store(
         self, postgres_server: Server, pg_schema: str
     ) -> AsyncIterator[ConversationStoreFactory]:
-        opened: list[tuple[PostgresConversationStore, Closer]] = []
+        table = (pg_schema, "Conversations")
 
-        async def factory(*, ttl: float = 1800.0) -> ConversationStore:
+        async def build(ttl: float) -> Any:
+            if self.kind.startswith("url-"):
+                driver = self.kind.removeprefix("url-")
+                return PostgresConversationStore.from_url(
+                    postgres_server.url, driver=driver, table=table, ttl=ttl
+                )
             client, close = await open_driver(self.kind, postgres_server.url)
-            store = PostgresConversationStore(client, table=(pg_schema, "Conversations"), ttl=ttl)
-            opened.append((store, close))
-            if len(opened) == 1:
-                await store.setup()
-            return store
+            return PostgresConversationStore(client, table=table, ttl=ttl), close
 
-        yield factory
-        for store, close in opened:
-            await store.aclose()
-            await close()
+        async with conversation_factory(build) as factory:
+            yield factory
 
     @pytest.fixture
     async def raw(self, make_store: ConversationStoreFactory) -> AsyncIterator[RawConversations]:
         store: Any = await make_store()
+        await store.open()
         yield _RawTable(store)
 
 
@@ -123,13 +129,9 @@ class TestPsycopgPoolConversations(_PostgresConversations):
     kind = "psycopg-pool"
 
 
-class TestPsycopgConnectionConversations(_PostgresConversations):
-    kind = "psycopg-conn"
-
-
 class TestAsyncpgPoolConversations(_PostgresConversations):
     kind = "asyncpg-pool"
 
 
-class TestAsyncpgConnectionConversations(_PostgresConversations):
-    kind = "asyncpg-conn"
+class TestFromUrlConversations(_PostgresConversations):
+    kind = "url-asyncpg"

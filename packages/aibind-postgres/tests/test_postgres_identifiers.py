@@ -11,7 +11,7 @@ from postgres_testkit import admin, pg_schema
 from aibind.conformance import collect, new_id
 from aibind.conformance.servers import Server
 from aibind.postgres import PostgresConversationStore, PostgresStreamStore
-from aibind.postgres.idents import quote_identifier, table_name
+from aibind.postgres._idents import fit_identifier, quote_identifier, table_name
 
 __all__ = ["pg_schema"]
 
@@ -80,6 +80,25 @@ async def test_hostile_table_names_are_quoted_harmlessly(
         assert await conn.fetchval(f'SELECT v FROM "{pg_schema}".t') == "canary"
     finally:
         await conn.close()
+
+
+def test_derived_names_fit_and_never_collide() -> None:
+    assert fit_identifier("aibind_stream_status", "_expires_at_idx") == (
+        "aibind_stream_status_expires_at_idx"
+    )
+    long_a, long_b = "t" * 60 + "_aa", "t" * 60 + "_bb"
+    a, b = fit_identifier(long_a, "_expires_at_idx"), fit_identifier(long_b, "_expires_at_idx")
+    assert a != b
+    assert a != long_a
+    assert b != long_b
+    assert max(len(a.encode()), len(b.encode())) <= 63
+    assert a.endswith("_expires_at_idx")
+    wide = "☃" * 21  # 63 bytes
+    derived = fit_identifier(wide, "_x", prefix="aibind:")
+    assert derived.startswith("aibind:☃")
+    assert derived.endswith("_x")
+    assert len(derived.encode()) <= 63
+    derived.encode().decode()  # cut at a character boundary
 
 
 def test_quote_identifier_doubles_quotes() -> None:

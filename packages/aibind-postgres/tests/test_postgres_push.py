@@ -1,6 +1,7 @@
-"""Push delivery through LISTEN/NOTIFY: a follower with polling off is woken by a live
-append, and when its store's LISTEN backend is terminated (``pg_terminate_backend``) mid-stream
-the listener reconnects and every follower still yields every chunk exactly once."""
+"""Push delivery through LISTEN/NOTIFY: a follower with the sweep off is woken by a live
+append; when its store's LISTEN backend is terminated (``pg_terminate_backend``) mid-stream the
+listener reconnects and every follower still yields every chunk exactly once; one LISTEN
+connection serves every follower of a store, and is UNLISTENed when none is left."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from postgres_testkit import admin, open_driver, pg_schema
+from postgres_testkit import admin, eventually, open_driver, pg_schema
 
 from aibind.conformance import collect, new_id, within
 from aibind.conformance.servers import Server
@@ -42,12 +43,12 @@ async def push_store(
         "poll_interval": None,
     }
     if variant.startswith("url-"):
-        store = PostgresStreamStore.from_url(
+        url_store = PostgresStreamStore.from_url(
             postgres_server.url, driver=variant.removeprefix("url-"), **options
         )
-        async with store:
-            await store.setup()
-            yield store
+        async with url_store:
+            await url_store.setup()
+            yield url_store
         return
     client, close = await open_driver(variant, postgres_server.url)
     target: Any = client
@@ -86,27 +87,28 @@ async def _terminate(server: Server, pid: int) -> None:
 
 
 async def _wait_reconnected(store: PostgresStreamStore, old_pid: int, reconnects: int) -> None:
-    listener = store.listener
+    listener = store._listener
     assert listener is not None
 
     def back() -> bool:
-        return listener.reconnects > reconnects and listener.backend_pid not in (None, old_pid)
+        return (
+            listener.reconnects > reconnects
+            and listener.active
+            and listener.backend_pid not in (None, old_pid)
+        )
 
-    for _ in range(1000):  # polls a flag set by the listener task; no event to wait on
-        if back():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the listener did not reconnect")
+    await eventually(back)
 
 
 async def test_followers_survive_listener_termination(
     push_store: PostgresStreamStore, postgres_server: Server
 ) -> None:
-    listener = push_store.listener
+    listener = push_store._listener
     assert listener is not None
     sid = new_id()
     await push_store.create(sid)
     followers = [asyncio.create_task(collect(push_store.read_from(sid), 60)) for _ in range(3)]
+    await eventually(lambda: listener.active)
     data = [f"tok{i}" for i in range(60)]
     for i, chunk in enumerate(data):
         if i in (15, 40):
@@ -130,7 +132,7 @@ async def test_followers_survive_listener_termination(
 async def test_chunks_appended_while_listener_is_down_are_delivered(
     push_store: PostgresStreamStore, postgres_server: Server
 ) -> None:
-    listener = push_store.listener
+    listener = push_store._listener
     assert listener is not None
     sid = new_id()
     await push_store.create(sid)
@@ -138,7 +140,7 @@ async def test_chunks_appended_while_listener_is_down_are_delivered(
     reader = push_store.read_from(sid)
     assert await within(anext(reader)) == StreamChunk(1, "before")
     waiting = asyncio.ensure_future(anext(reader))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: listener.active)
     pid = listener.backend_pid
     assert pid is not None
     await _terminate(postgres_server, pid)
@@ -156,7 +158,7 @@ async def test_chunks_appended_while_listener_is_down_are_delivered(
 async def test_one_listener_connection_serves_many_followers(
     push_store: PostgresStreamStore, postgres_server: Server
 ) -> None:
-    assert push_store.listener is not None
+    assert push_store._listener is not None
     streams = [new_id() for _ in range(5)]
     for sid in streams:
         await push_store.create(sid)
@@ -182,3 +184,9 @@ async def test_one_listener_connection_serves_many_followers(
     assert all(got == [StreamChunk(1, streams[i // 20])] for i, got in enumerate(results))
     # asyncpg's add_listener LISTENs with its own quoting; count connections, not statements.
     assert listening == 1
+    listener = push_store._listener
+    assert listener.connects == 1
+    # no follower left: the connection stays, listening on nothing
+    await eventually(lambda: not listener.active)
+    handle: Any = listener.handle
+    assert await within(handle.channels()) == []

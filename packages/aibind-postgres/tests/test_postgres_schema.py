@@ -1,13 +1,15 @@
 """The DDL: one source (``schema_sql``) for ``setup()``, ``aibind schema postgres`` and the
 repository's ``schema/postgres.sql``; setup is idempotent and safe to race; missing tables are
 a ``SchemaError`` that says how to create them; the npm package's SQL reads what we write and
-we read what it writes."""
+we read what it writes; table options that cannot work are refused up front, and a 63-byte
+table name still gets its ``expires_at`` index (issue #7 item 13)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,7 +17,7 @@ from postgres_testkit import admin, pg_schema
 
 from aibind.conformance import collect, new_id
 from aibind.conformance.servers import Server
-from aibind.core.errors import SchemaError
+from aibind.core.errors import SchemaError, StreamExistsError
 from aibind.core.registry import load_schema
 from aibind.core.types import StreamStatus
 from aibind.postgres import PostgresConversationStore, PostgresStreamStore, schema_sql
@@ -156,6 +158,8 @@ async def test_npm_sql_and_ours_share_the_tables(postgres_server: Server, pg_sch
         )
         assert row is not None
         assert tuple(row) == ("error", "boom", 2)
+        with pytest.raises(StreamExistsError):
+            await store.create("from-node")
         rows = await conn.fetch(
             f"SELECT seq, data FROM {chunks} WHERE id = $1 AND seq > $2 ORDER BY seq",
             "from-python",
@@ -164,4 +168,67 @@ async def test_npm_sql_and_ours_share_the_tables(postgres_server: Server, pg_sch
         assert [tuple(r) for r in rows] == [(1, "a"), (2, "b")]
     finally:
         await store.aclose()
+        await conn.close()
+
+
+def test_chunks_table_and_status_table_must_differ() -> None:
+    class NoClient:
+        async def query(self, sql: str, params: Any = ()) -> list[Any]:
+            raise AssertionError("a refused option must not reach the database")
+
+    for same in ("t", "app.t", ("app", "t")):
+        with pytest.raises(ValueError, match="two different tables"):
+            PostgresStreamStore(NoClient(), chunks_table=same, status_table=same)
+    with pytest.raises(ValueError, match="two different tables"):
+        PostgresStreamStore(NoClient(), chunks_table="app.t", status_table=("app", "t"))
+    PostgresStreamStore(NoClient(), chunks_table="app.t", status_table="other.t")
+
+
+async def _indexes(conn: asyncpg.Connection[Any], schema: str) -> dict[str, set[str]]:
+    rows = await conn.fetch(
+        "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = $1", schema
+    )
+    found: dict[str, set[str]] = {}
+    for table, index in rows:
+        found.setdefault(table, set()).add(index)
+    return found
+
+
+async def test_63_byte_table_names_get_their_expires_at_index(
+    postgres_server: Server, pg_schema: str
+) -> None:
+    # Two 63-byte names that share their first 60 bytes: a plain truncation of
+    # "<name>_expires_at_idx" would give both the same index name, equal to the table's.
+    status_a, status_b = "s" * 60 + "_aa", "s" * 60 + "_bb"
+    conversations = "c" * 61 + "ü"  # 63 bytes in UTF-8, a multi-byte character at the end
+    conn = await admin(postgres_server)
+    try:
+        for status in (status_a, status_b):
+            store = PostgresStreamStore(
+                conn, chunks_table=(pg_schema, status[:40] + "_c"), status_table=(pg_schema, status)
+            )
+            await store.setup()
+            await store.setup()  # idempotent
+            await store.create("x")
+            await store.aclose()
+        conv = PostgresConversationStore(conn, table=(pg_schema, conversations))
+        await conv.setup()
+        await conv.aclose()
+        indexes = await _indexes(conn, pg_schema)
+        names = set()
+        for table in (status_a, status_b, conversations):
+            expiry = {i for i in indexes[table] if i.endswith("_expires_at_idx")}
+            assert len(expiry) == 1, f"{table}: {indexes[table]}"
+            (index,) = expiry
+            names.add(index)
+            assert index.endswith("_expires_at_idx")
+            assert len(index.encode()) <= 63
+            columns = await conn.fetchval(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2",
+                pg_schema,
+                index,
+            )
+            assert "(expires_at)" in columns
+        assert len(names) == 3
+    finally:
         await conn.close()

@@ -4,11 +4,13 @@ unavailable (not an error) where no Docker engine answers."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import psycopg
 import pytest
 
-from aibind.conformance import servers_postgres
+from aibind.conformance import collect, servers_postgres, within
 from aibind.conformance.servers import docker_engine_answers
 from aibind.postgres import PostgresStreamStore
 
@@ -31,12 +33,13 @@ async def test_embedded_postgres_starter_runs_a_real_server() -> None:
         async with PostgresStreamStore.from_url(url, poll_interval=None) as store:
             await store.setup()
             await store.create("s")
-            reader = store.read_from("s")
+            follower = asyncio.create_task(collect(store.read_from("s")))
+            await asyncio.sleep(0.3)  # caught up and waiting: only a NOTIFY can wake it
             await store.append("s", "hello")
             await store.complete("s")
-            assert [c.data async for c in reader] == ["hello"]
-            assert store.listener is not None
-            assert store.listener.backend_pid is not None
+            assert [c.data for c in await within(follower)] == ["hello"]
+            assert store._listener is not None
+            assert store._listener.connects == 1
     # The data directory is gone and the server stopped: nothing answers any more.
     with pytest.raises((OSError, asyncpg.PostgresError)):
         await asyncpg.connect(url, timeout=3)

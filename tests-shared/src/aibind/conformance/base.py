@@ -175,11 +175,18 @@ def new_id(prefix: str = "s") -> str:
 
 
 async def within(awaitable: Awaitable[T], seconds: float = WAIT) -> T:
-    """Await ``awaitable`` but fail the test if it takes longer than ``seconds``."""
-    try:
-        return await asyncio.wait_for(awaitable, seconds)
-    except asyncio.TimeoutError:
+    """Await ``awaitable`` but fail the test if it takes longer than ``seconds``.
+
+    A ``TimeoutError`` the awaited call raises itself (``BackendTimeoutError`` is one) is
+    re-raised as it is, not mistaken for a hang.
+    """
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})
         pytest.fail(f"timed out after {seconds} s (a follower or call hung)")
+    return task.result()
 
 
 async def collect(chunks: AsyncIterator[StreamChunk], seconds: float = WAIT) -> list[StreamChunk]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -35,6 +36,28 @@ def _retrieve(task: asyncio.Task[None]) -> None:
     """Mark a hook task's outcome as seen (its waiters may all be gone); log a failure."""
     if not task.cancelled() and task.exception() is not None:
         _log.debug("aibind notifier hook failed: %r", task.exception())
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """``event.wait()`` for at most ``timeout`` seconds; ``False`` on timeout.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it loses the caller's cancellation when the
+    event is set in the same loop iteration (it returns the inner result instead of raising
+    ``CancelledError``), so a follower cancelled as a chunk arrives ran on until its next wake-up.
+    """
+    if sys.version_info >= (3, 11):
+        try:
+            async with asyncio.timeout(timeout):
+                return await event.wait()
+        except TimeoutError:
+            return False
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)  # never swallows our cancel
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+    return bool(done)
 
 
 class Subscription:
@@ -75,9 +98,9 @@ class Subscription:
             ``True`` if woken by a notification, ``False`` on timeout.
         """
         if not self._event.is_set():
-            try:
-                await asyncio.wait_for(self._event.wait(), timeout)
-            except asyncio.TimeoutError:
+            if timeout is None:
+                await self._event.wait()
+            elif not await _wait_event(self._event, timeout):
                 return False
         self._event.clear()
         return True

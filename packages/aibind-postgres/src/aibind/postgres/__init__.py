@@ -3,8 +3,10 @@
 * :class:`PostgresStreamStore` — durable streams with LISTEN/NOTIFY push delivery.
 * :class:`PostgresConversationStore` — branching chat histories.
 * :class:`PostgresClient` — the client protocol (``query(sql, params) -> rows``, ``$n``
-  placeholders); :func:`wrap_psycopg` / :func:`wrap_asyncpg` adapt the drivers, and the stores
-  accept their connections and pools directly; :func:`from_url` opens a pool.
+  placeholders), optionally :class:`SupportsListen`; :func:`wrap_psycopg` / :func:`wrap_asyncpg`
+  adapt the drivers, and the stores accept their connections and pools directly.
+* ``X.from_url(url)`` opens a pool the store owns; :func:`open_postgres_stores` opens both
+  stores on one pool (what ``aibind.core.open_stores`` uses).
 
 Importing this package needs no driver; install ``aibind-postgres[psycopg]`` or
 ``aibind-postgres[asyncpg]`` to connect. Docs: docs/postgres.md.
@@ -14,19 +16,11 @@ from __future__ import annotations
 
 from importlib.metadata import version as _distribution_version
 
-from aibind.postgres.client import (
-    ListenHandle,
-    MissingDriverError,
-    PostgresClient,
-    Row,
-    SupportsListen,
-)
-from aibind.postgres.connect import PostgresPool, from_url
+from aibind.postgres._schema import schema_sql
+from aibind.postgres.backend import open_postgres_stores
+from aibind.postgres.client import PostgresClient, SupportsListen, wrap_asyncpg, wrap_psycopg
 from aibind.postgres.conversations import PostgresConversationStore
-from aibind.postgres.dberrors import DatabaseError
-from aibind.postgres.drivers import wrap_asyncpg, wrap_psycopg
-from aibind.postgres.listener import Listener, ListenerError
-from aibind.postgres.schema import schema_sql
+from aibind.postgres.errors import DatabaseError
 from aibind.postgres.streams import PostgresStreamStore
 
 __version__ = _distribution_version("aibind-postgres")
@@ -34,18 +28,12 @@ __version__ = _distribution_version("aibind-postgres")
 
 __all__ = [
     "DatabaseError",
-    "ListenHandle",
-    "Listener",
-    "ListenerError",
-    "MissingDriverError",
     "PostgresClient",
     "PostgresConversationStore",
-    "PostgresPool",
     "PostgresStreamStore",
-    "Row",
     "SupportsListen",
     "__version__",
-    "from_url",
+    "open_postgres_stores",
     "schema_sql",
     "wrap_asyncpg",
     "wrap_psycopg",

@@ -1,83 +1,100 @@
 """``PostgresStreamStore``: durable streams in PostgreSQL with LISTEN/NOTIFY push.
 
-Behaviour follows the npm ``@aibind/postgres`` ``PostgresStreamStore`` (tables, ``$n`` SQL,
-cleanup with ``= ANY($1::text[])``), plus what DESIGN.md asks beyond it: single-statement
-atomic writes, expiry on read, idle-reader expiry, push delivery and clear errors.
+The npm ``@aibind/postgres`` ``PostgresStreamStore`` (same tables, ``$n`` SQL, cleanup by
+``expires_at``) on the backend kit (:class:`aibind.core.kit.StreamStoreBase`): every public
+method, argument check and error rule comes from the kit; this module supplies the storage
+hooks, the LISTEN connection and the sweep probe.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from aibind.core.errors import (
+    AibindError,
     CorruptDataError,
-    StreamExistsError,
     StreamNotActiveError,
     StreamNotFoundError,
 )
-from aibind.core.follow import follow
-from aibind.core.notify import Notifier
-from aibind.core.types import TERMINAL_STATES, StreamChunk, StreamState, StreamStatus
-from aibind.core.validation import (
-    check_after_seq,
-    check_chunk,
-    check_chunks,
-    check_error_message,
-    check_id,
-    check_interval,
-    check_ttl,
+from aibind.core.kit import (
+    ClientOpener,
+    Parser,
+    StreamStoreBase,
+    as_text,
+    make_status,
+    parse_float,
+    parse_optional_float,
+    parse_str,
+    ttl_ms,
 )
-from aibind.postgres.base import StoreBase
-from aibind.postgres.client import Row, SupportsListen
-from aibind.postgres.connect import PostgresPool
-from aibind.postgres.idents import MAX_IDENTIFIER_BYTES, TableName, table_name
-from aibind.postgres.listener import Listener
-from aibind.postgres.schema import DEFAULT_CHUNKS_TABLE, DEFAULT_STATUS_TABLE, stream_ddl
-from aibind.postgres.statements import StreamSQL
+from aibind.core.notify import Notifier
+from aibind.core.types import StreamChunk, StreamState, StreamStatus
+from aibind.postgres._errors import sqlstate_of, translate
+from aibind.postgres._idents import TableName, fit_identifier, table_name
+from aibind.postgres._listener import Listener
+from aibind.postgres._pool import POSTGRES_CLIENT
+from aibind.postgres._schema import (
+    DEFAULT_CHUNKS_TABLE,
+    DEFAULT_STATUS_TABLE,
+    setup_statement,
+    stream_ddl,
+)
+from aibind.postgres._sql import StreamSQL
+from aibind.postgres.client import SupportsListen, as_client
 
 __all__ = ["PostgresStreamStore", "channel_for"]
 
-PAGE_SIZE = 2000
-"""Most chunks one read round trip returns (a replay of 10,000 chunks takes 5)."""
-
 
 def channel_for(status: TableName) -> str:
-    """The notification channel of the stores on ``status``: ``aibind:<table>``, or a hash of
-    it when that would pass PostgreSQL's 63-byte identifier limit."""
-    channel = f"aibind:{status.display}"
-    if len(channel.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-        channel = "aibind:" + hashlib.sha256(status.display.encode("utf-8")).hexdigest()[:40]
-    return channel
+    """The notification channel of the stores on ``status``: ``aibind:<table>`` (shortened
+    with a hash of the name when that would pass PostgreSQL's 63-byte identifier limit)."""
+    return fit_identifier(status.display, "", prefix="aibind:")
 
 
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))
-
-
-class PostgresStreamStore:
+class PostgresStreamStore(StreamStoreBase):
     """A :class:`~aibind.core.protocols.StreamStore` on two PostgreSQL tables, with
     ``append_many``, ``delete``, ``cleanup`` and ``setup``.
+
+    Push: while the store has followers it keeps one dedicated connection (never a pool's)
+    ``LISTEN``ing on its channel; each write ``pg_notify``s in the same statement. Behind it
+    one sweep per store (one ``WHERE id = ANY($1)`` query per ``poll_interval``, however many
+    followers) wakes followers of streams written by a process that does not notify (the npm
+    package). A client without ``listen()`` relies on the sweep alone.
+
+    Expiry: a stream's ``expires_at`` (epoch ms) moves forward with each write of ours, but a
+    stream past it stays readable and appendable until :meth:`cleanup` removes it (the npm
+    package writes ``expires_at`` only at create, while its writer may still be appending);
+    ``create()`` of a taken id raises whatever the row's age.
 
     Args:
         client: a :class:`~aibind.postgres.PostgresClient`, a psycopg ``AsyncConnection`` /
             ``AsyncConnectionPool`` or an asyncpg ``Connection`` / ``Pool`` (wrapped with
-            :func:`wrap_psycopg` / :func:`wrap_asyncpg`). Never closed by the store.
-        chunks_table: chunks table, ``"name"`` or ``"schema.name"`` or ``(schema, name)``;
+            :func:`~aibind.postgres.wrap_psycopg` / :func:`~aibind.postgres.wrap_asyncpg`).
+            Never closed by the store (``from_url`` gives the store a pool it owns).
+        chunks_table: chunks table, ``"name"``, ``"schema.name"`` or ``(schema, name)``;
             quoted as an identifier (case-sensitive). Default ``"aibind_stream_chunks"``.
-        status_table: status table, same forms. Default ``"aibind_stream_status"``.
-        ttl: seconds a stream lives after its last write (default 300, the seed's 300_000 ms);
-            an active stream idle that long is abandoned: its followers end with
-            :class:`~aibind.core.errors.StreamExpiredError` and it reads as absent.
-        poll_interval: longest wait in seconds between a follower's reads (default 0.1, the
-            seed's ``pollIntervalMs``). With a listening client it is only a safety net;
-            ``None`` relies on LISTEN/NOTIFY alone (requires a listening client).
+        status_table: status table, same forms; must differ from ``chunks_table``. Default
+            ``"aibind_stream_status"``.
+        ttl: seconds a stream lives after its last write (default 300, the seed's 300_000 ms)
+            before ``cleanup()`` may remove it; also the longest a follower waits on an active
+            stream with no new chunk before :class:`~aibind.core.errors.StreamExpiredError`.
+        poll_interval: seconds between the store's sweeps (default 0.1, the seed's
+            ``pollIntervalMs``); ``None``: no sweep, LISTEN/NOTIFY only (needs a listening
+            client, and misses writers that do not notify).
 
     Raises:
-        TypeError, ValueError: a malformed option; ``poll_interval=None`` with a client that
-            cannot LISTEN.
+        TypeError, ValueError: a malformed option, ``chunks_table == status_table``, or
+            ``poll_interval=None`` with a client that cannot LISTEN.
     """
+
+    _client_opener: ClassVar[ClientOpener] = POSTGRES_CLIENT
+    _url_options: ClassVar[Mapping[str, Parser]] = {
+        "chunks_table": parse_str,
+        "status_table": parse_str,
+        "ttl": parse_float,
+        "poll_interval": parse_optional_float,
+    }
 
     def __init__(
         self,
@@ -90,70 +107,128 @@ class PostgresStreamStore:
     ) -> None:
         self.chunks_table = table_name(chunks_table, "chunks_table")
         self.status_table = table_name(status_table, "status_table")
-        self.ttl = check_ttl(ttl)
-        self.poll_interval = check_interval(poll_interval)
-        self._base = StoreBase(client, [self.chunks_table.display, self.status_table.display])
-        self._ttl_ms = _ms(self.ttl)
-        self._sql = StreamSQL.build(self.chunks_table, self.status_table)
+        if self.chunks_table == self.status_table:
+            raise ValueError(
+                "chunks_table and status_table must name two different tables, "
+                f"both are {self.status_table.display!r}"
+            )
+        self.client: Any = as_client(client)
+        listens = isinstance(self.client, SupportsListen)
+        hook = self._listeners_changed
+        notifier = Notifier(on_first=hook, on_last=hook) if listens else None
+        super().__init__(ttl=ttl, poll_interval=poll_interval, notifier=notifier)
+        if not listens and self.poll_interval is None:
+            raise ValueError(
+                "poll_interval=None needs a client that can LISTEN "
+                "(psycopg, asyncpg or a client with listen()); give a number of seconds"
+            )
         self.channel = channel_for(self.status_table)
-        self.listener: Listener | None = None
-        """The store's LISTEN connection manager (``None`` when the client cannot listen)."""
-        if isinstance(self._base.client, SupportsListen):
-            self._notifier = Notifier(on_first=self._ensure_listening)
-            self.listener = Listener(self._base.client, self.channel, self._notifier)
-        else:
-            if self.poll_interval is None:
-                raise ValueError(
-                    "poll_interval=None needs a client that can LISTEN "
-                    "(psycopg, asyncpg or a client with listen()); give a number of seconds"
-                )
-            self._notifier = Notifier()
+        self._listener = Listener(self.client, self.channel, self._notifier) if listens else None
+        self._sql = StreamSQL.build(self.chunks_table, self.status_table)
+        self._ttl_ms = ttl_ms(self.ttl)
+        self._tables = [self.chunks_table.display, self.status_table.display]
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        driver: str | None = None,
-        min_size: int = 1,
-        max_size: int = 10,
-        listen_url: str | None = None,
-        **options: Any,
-    ) -> PostgresStreamStore:
-        """A store on a pool it opens from ``url`` and closes in :meth:`aclose` (use
-        ``async with PostgresStreamStore.from_url(url) as store:``). ``options`` are the
-        constructor's; the rest are :func:`~aibind.postgres.from_url`'s.
+    # ---- kit hooks ---------------------------------------------------------------------
 
-        Raises:
-            MissingDriverError: the driver is not installed (names the extra).
-        """
-        pool = PostgresPool(
-            url, driver=driver, min_size=min_size, max_size=max_size, listen_url=listen_url
-        )
-        store = cls(pool, **options)
-        store._base._owned = pool
-        return store
+    async def _listeners_changed(self, _stream_id: str) -> None:
+        if self._listener is not None:
+            self._listener.kick()
 
-    @property
-    def client(self) -> Any:
-        """The :class:`~aibind.postgres.PostgresClient` the store uses."""
-        return self._base.client
+    def _translate(self, exc: Exception) -> AibindError:
+        return translate(exc, self._tables)
 
-    async def _ensure_listening(self, stream_id: str) -> None:
-        if self.listener is not None:
-            await self.listener.ensure_started(stream_id)
-
-    def _local_wake(self, stream_id: str) -> None:
-        # With a listener, the NOTIFY wakes followers; without one, wake local followers now.
-        if self.listener is None:
+    def _written(self, stream_id: str) -> None:
+        # While LISTEN is active our own NOTIFY wakes this process's followers too.
+        listener = self._listener
+        if listener is None or not listener.active:
             self._notifier.notify(stream_id)
 
-    @staticmethod
-    def _status(stream_id: str, row: Row) -> StreamStatus:
-        state = row["state"]
-        if state != "active" and state not in TERMINAL_STATES:
-            raise CorruptDataError(f"stream {stream_id!r} has an unknown state {state!r}")
-        return StreamStatus(state, int(row["total_chunks"]), row["error"])
+    async def _close(self) -> None:
+        await super()._close()
+        if self._listener is not None:
+            await self._listener.close()
+
+    def _status(self, stream_id: str, state: Any, total: Any, error: Any) -> StreamStatus:
+        where = f"stream {stream_id!r} in {self.status_table.display}"
+        if state is not None and type(state) is not str:
+            state = as_text(state, where)
+        if error is not None and type(error) is not str:
+            error = as_text(error, where)
+        return make_status(where, state, total, error)
+
+    async def _create(self, stream_id: str) -> bool:
+        return bool(await self.client.query(self._sql.create, (stream_id, self._ttl_ms)))
+
+    async def _append(self, stream_id: str, chunks: list[str]) -> int:
+        one = len(chunks) == 1
+        sql = self._sql.append if one else self._sql.append_many
+        params = (stream_id, chunks[0] if one else chunks, self._ttl_ms, self.channel)
+        for _ in range(3):
+            try:
+                rows = await self.client.query(sql, params)
+            except Exception as exc:
+                if sqlstate_of(exc) == "23505":  # unique_violation on (id, seq)
+                    raise CorruptDataError(
+                        f"stream {stream_id!r}: its stored total_chunks is behind the chunks "
+                        f"stored in {self.chunks_table.display}"
+                    ) from exc
+                raise
+            if rows:
+                return int(rows[0][0])
+            status = await self._get_status(stream_id)
+            if status is None:
+                raise StreamNotFoundError(stream_id)
+            if status.state != "active":
+                raise StreamNotActiveError(stream_id, status.state)
+            # active again: removed by cleanup() and created anew meanwhile; try again
+        raise StreamNotFoundError(stream_id)
+
+    async def _get_status(self, stream_id: str) -> StreamStatus | None:
+        rows = await self.client.query(self._sql.status, (stream_id,))
+        return self._status(stream_id, *rows[0]) if rows else None
+
+    async def _finish(self, stream_id: str, state: StreamState, error: str | None) -> None:
+        params = (stream_id, state, error, self._ttl_ms, self.channel)
+        before, total, old_error, changed, _ = (await self.client.query(self._sql.finish, params))[
+            0
+        ]
+        if changed:
+            return
+        if before is None:
+            raise StreamNotFoundError(stream_id)
+        self._status(stream_id, before, total, old_error)  # a corrupt row raises here
+
+    async def _fetch(
+        self, stream_id: str, after: int, limit: int
+    ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+        rows = await self.client.query(self._sql.fetch, (stream_id, after, limit))
+        status: StreamStatus | None = None
+        chunks: list[StreamChunk] = []
+        append = chunks.append
+        for seq, text, total, error in rows:
+            if seq is None:
+                status = self._status(stream_id, text, total, error)
+            elif type(text) is str:
+                append(StreamChunk(seq, text))
+            else:
+                where = f"chunk {seq} of stream {stream_id!r} in {self.chunks_table.display}"
+                append(StreamChunk(seq, as_text(text, where)))
+        return (status, chunks) if status is not None else (None, ())
+
+    async def _delete(self, stream_id: str) -> None:
+        await self.client.query(self._sql.delete, (stream_id, self.channel))
+
+    def _can_sweep(self) -> bool:
+        return True
+
+    async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable]:
+        rows = await self.client.query(self._sql.probe, (stream_ids,))
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    async def _expired(self) -> list[str]:
+        return [str(row[0]) for row in await self.client.query(self._sql.cleanup, (self.channel,))]
+
+    # ---- SQL extras ----------------------------------------------------------------------
 
     async def setup(self) -> None:
         """Create the two tables and the ``expires_at`` index if missing (the DDL of
@@ -162,165 +237,24 @@ class PostgresStreamStore:
 
         Raises:
             SchemaError: the schema does not exist.
+            BackendError: the server failed (permission denied...).
         """
-        await self._base._setup(stream_ddl(self.chunks_table, self.status_table))
-
-    async def create(self, stream_id: str) -> None:
-        """Create an empty active stream in one statement (``INSERT ... ON CONFLICT``); an
-        expired stream with the same id is replaced and its chunks removed.
-
-        Raises:
-            StreamExistsError: a live stream (any state) has this id.
-            SchemaError: the tables are missing.
-        """
-        check_id(stream_id)
-        rows = await self._base._q(self._sql.create, (stream_id, self._ttl_ms))
-        if not rows:
-            raise StreamExistsError(stream_id)
-        self._local_wake(stream_id)
-
-    async def _why_not_appended(self, stream_id: str) -> None:
-        status = await self.get_status(stream_id)
-        if status is None:
-            raise StreamNotFoundError(stream_id)
-        if status.state != "active":
-            raise StreamNotActiveError(stream_id, status.state)
-
-    async def append(self, stream_id: str, chunk: str) -> int:
-        """Append ``chunk`` in one statement and return its 1-based seq; refreshes the TTL and
-        notifies followers in the same transaction.
-
-        Raises:
-            StreamNotFoundError: unknown or expired stream.
-            StreamNotActiveError: the stream is done, stopped or failed.
-        """
-        check_id(stream_id)
-        check_chunk(chunk)
-        for _ in range(3):
-            rows = await self._base._q(
-                self._sql.append, (stream_id, chunk, self._ttl_ms, self.channel)
-            )
-            if rows:
-                self._local_wake(stream_id)
-                return int(rows[0]["seq"])
-            await self._why_not_appended(stream_id)  # raises unless it raced back to active
-        raise StreamNotFoundError(stream_id)
-
-    async def append_many(self, stream_id: str, chunks: Sequence[str]) -> int:
-        """Append ``chunks`` in order in one statement and return the last seq (an empty
-        sequence appends nothing and returns ``total_chunks``). Raises as :meth:`append`."""
-        check_id(stream_id)
-        items = check_chunks(chunks)
-        if not items:
-            await self._why_not_appended(stream_id)
-            status = await self.get_status(stream_id)
-            if status is None:
-                raise StreamNotFoundError(stream_id)
-            return status.total_chunks
-        for _ in range(3):
-            rows = await self._base._q(
-                self._sql.append_many, (stream_id, items, self._ttl_ms, self.channel)
-            )
-            if rows:
-                self._local_wake(stream_id)
-                return int(rows[0]["seq"])
-            await self._why_not_appended(stream_id)
-        raise StreamNotFoundError(stream_id)
-
-    async def get_status(self, stream_id: str) -> StreamStatus | None:
-        """The stream's status, or ``None`` if it does not exist or has expired (even before
-        :meth:`cleanup` removes it)."""
-        check_id(stream_id)
-        rows = await self._base._q(self._sql.status, (stream_id,))
-        return self._status(stream_id, rows[0]) if rows else None
-
-    async def _finish(self, stream_id: str, state: StreamState, error: str | None) -> None:
-        rows = await self._base._q(
-            self._sql.finish, (stream_id, state, error, self._ttl_ms, self.channel)
-        )
-        row = rows[0]
-        if row["changed"]:
-            self._local_wake(stream_id)
-        elif row["state"] is None:
-            raise StreamNotFoundError(stream_id)
-
-    async def stop(self, stream_id: str) -> None:
-        """Mark the stream ``stopped``; a no-op if already terminal.
-        Raises :class:`StreamNotFoundError` for an unknown or expired stream."""
-        await self._finish(check_id(stream_id), "stopped", None)
-
-    async def complete(self, stream_id: str) -> None:
-        """Mark the stream ``done``; a no-op if already terminal.
-        Raises :class:`StreamNotFoundError` for an unknown or expired stream."""
-        await self._finish(check_id(stream_id), "done", None)
-
-    async def fail(self, stream_id: str, error: str) -> None:
-        """Mark the stream ``error`` with the message ``error``; a no-op if already terminal.
-        Raises :class:`StreamNotFoundError` for an unknown or expired stream."""
-        await self._finish(check_id(stream_id), "error", check_error_message(error))
-
-    async def delete(self, stream_id: str) -> None:
-        """Remove the stream and its chunks in one statement; a no-op if absent. Its
-        followers end with :class:`~aibind.core.errors.StreamExpiredError`."""
-        check_id(stream_id)
-        await self._base._q(self._sql.delete, (stream_id, self.channel))
-        self._local_wake(stream_id)
+        await self._ready()
+        ddl = setup_statement(stream_ddl(self.chunks_table, self.status_table))
+        await self._call(self.client.query(ddl))
 
     async def cleanup(self) -> int:
-        """Remove expired streams (finished ones and abandoned active ones) and their chunks,
-        in two statements however many expired (the seed's ``DELETE ... RETURNING id`` then
-        ``= ANY($1::text[])``). Returns how many streams were removed."""
-        rows = await self._base._q(self._sql.cleanup_status, (self.channel,))
-        ids = [str(r["id"]) for r in rows]
-        if ids:
-            await self._base._q(self._sql.cleanup_chunks, (ids,))
-            for stream_id in ids:
-                self._local_wake(stream_id)
-        return len(ids)
+        """Remove every stream past its ``expires_at`` (finished ones, abandoned active ones,
+        and npm-written ones past their create-time expiry) with its chunks, in one statement,
+        waking their followers (they end with
+        :class:`~aibind.core.errors.StreamExpiredError`). Call it periodically (a cron job,
+        ``aibind cleanup URL``).
 
-    async def read_from(self, stream_id: str, after_seq: int = 0) -> AsyncIterator[StreamChunk]:
-        """Yield chunks with ``seq > after_seq``, then follow live until the stream is
-        terminal. Status and a page of chunks come from one statement (one snapshot); the
-        follower subscribes (LISTEN is active) before its first read.
+        Returns:
+            how many streams were removed.
 
         Raises:
-            StreamNotFoundError: unknown or expired stream.
-            StreamExpiredError: no chunk for ``ttl`` seconds while active, or the stream was
-                deleted or cleaned up while followed.
+            SchemaError: the tables are missing (create them with :meth:`setup`).
+            BackendError: the server failed.
         """
-        check_id(stream_id)
-        check_after_seq(after_seq)
-        sql = self._sql.fetch
-
-        async def fetch(after: int) -> tuple[StreamStatus | None, list[StreamChunk]]:
-            rows = await self._base._q(sql, (stream_id, after, PAGE_SIZE))
-            if not rows:
-                return None, []
-            chunks = [StreamChunk(r["seq"], r["data"]) for r in rows if r["seq"] is not None]
-            return self._status(stream_id, rows[0]), chunks
-
-        async with await self._notifier.subscribe(stream_id) as sub:
-            async for chunk in follow(
-                stream_id,
-                after_seq,
-                fetch=fetch,
-                wait=sub.wait,
-                ttl=self.ttl,
-                poll_interval=self.poll_interval,
-            ):
-                yield chunk
-
-    async def aclose(self) -> None:
-        """Close the LISTEN connection, and the pool if opened by :meth:`from_url`; a client
-        passed in stays open. Idempotent; later calls raise
-        :class:`~aibind.core.errors.StoreClosedError`."""
-        if self.listener is not None:
-            await self.listener.close()
-        await self._base.aclose()
-
-    async def __aenter__(self) -> PostgresStreamStore:
-        await self._base.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        return await self._run_cleanup(self._expired())

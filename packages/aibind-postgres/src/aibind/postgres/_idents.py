@@ -8,9 +8,10 @@ every double quote inside it. A quoted identifier cannot end early, so a table o
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-__all__ = ["MAX_IDENTIFIER_BYTES", "TableName", "quote_identifier", "table_name"]
+__all__ = ["MAX_IDENTIFIER_BYTES", "TableName", "fit_identifier", "quote_identifier", "table_name"]
 
 MAX_IDENTIFIER_BYTES = 63
 """PostgreSQL's identifier limit (``NAMEDATALEN - 1``); longer names would be truncated."""
@@ -43,6 +44,34 @@ def quote_identifier(name: str, what: str = "identifier") -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _cut(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes at a character boundary."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def fit_identifier(base: str, suffix: str, *, prefix: str = "") -> str:
+    """``prefix + base + suffix`` if it fits PostgreSQL's 63-byte limit; otherwise ``base`` is
+    shortened and followed by ``_`` and 8 hex digits of its SHA-256, so two different bases
+    never give the same name and the result never equals ``base`` itself (a plain truncation
+    of a 63-byte table name plus ``_expires_at_idx`` is the table name again, and
+    ``CREATE INDEX IF NOT EXISTS`` then silently creates nothing).
+
+    Args:
+        base: the name the object belongs to (a table name, a status table for a channel).
+        suffix: what distinguishes the object (``"_expires_at_idx"``); kept whole.
+        prefix: kept whole in front (``"aibind:"`` for a channel).
+
+    Returns:
+        the raw (unquoted) identifier, at most 63 bytes.
+    """
+    name = prefix + base + suffix
+    if len(name.encode("utf-8")) <= MAX_IDENTIFIER_BYTES:
+        return name
+    tag = "_" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:8]
+    room = MAX_IDENTIFIER_BYTES - len((prefix + tag + suffix).encode("utf-8"))
+    return prefix + _cut(base, room) + tag + suffix
+
+
 @dataclass(frozen=True, slots=True)
 class TableName:
     """A validated, optionally schema-qualified table name.
@@ -69,11 +98,11 @@ class TableName:
         return self.name if self.schema is None else f"{self.schema}.{self.name}"
 
     def derived(self, suffix: str) -> str:
-        """A quoted name for an object belonging to the table (an index): the table part plus
-        ``suffix``, trimmed to PostgreSQL's 63-byte limit at a character boundary. Not
-        schema-qualified: PostgreSQL creates an index in its table's schema."""
-        raw = (self.name + suffix).encode("utf-8")[:MAX_IDENTIFIER_BYTES]
-        return quote_identifier(raw.decode("utf-8", errors="ignore"), "index name")
+        """The quoted name of an object belonging to the table (an index): the table part plus
+        ``suffix``, made to fit 63 bytes by :func:`fit_identifier` (so it never collides with
+        the table or another table's object). Not schema-qualified: PostgreSQL creates an
+        index in its table's schema."""
+        return quote_identifier(fit_identifier(self.name, suffix), "index name")
 
 
 def table_name(value: object, what: str) -> TableName:

@@ -9,7 +9,7 @@ index on ``expires_at`` so ``cleanup()`` does not scan the whole table.
 
 from __future__ import annotations
 
-from aibind.postgres.idents import TableName, table_name
+from aibind.postgres._idents import TableName, table_name
 
 __all__ = [
     "DEFAULT_CHUNKS_TABLE",
@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_STATUS_TABLE",
     "conversation_ddl",
     "schema_sql",
+    "setup_statement",
     "stream_ddl",
 ]
 
@@ -101,3 +102,24 @@ def schema_sql() -> str:
     parts += ["-- PostgresConversationStore"]
     parts += [s + ";\n" for s in conversations]
     return "\n".join(parts).rstrip("\n") + "\n"
+
+
+_SETUP_TAG = "$aibind_setup$"
+_SETUP_LOCK = 0x616962696E64  # "aibind": serialises concurrent setup() calls
+
+
+def setup_statement(statements: list[str]) -> str:
+    """One ``DO`` block running ``statements`` in one transaction, serialised against other
+    ``setup()`` calls by a transaction-level advisory lock (several app instances starting at
+    once must not race on ``CREATE TABLE IF NOT EXISTS``).
+
+    Raises:
+        ValueError: a table name contains the block's dollar-quote tag.
+    """
+    body = ";\n".join(statements)
+    if _SETUP_TAG in body:
+        raise ValueError(f"table names must not contain {_SETUP_TAG!r}")
+    return (
+        f"DO {_SETUP_TAG} BEGIN\nPERFORM pg_advisory_xact_lock({_SETUP_LOCK});\n"
+        f"{body};\nEND {_SETUP_TAG}"
+    )
