@@ -44,6 +44,7 @@ class StreamSQL:
 
     create: str
     append: str
+    append_group: str
     append_many: str
     finish: str
     status: str
@@ -77,6 +78,33 @@ SELECT id FROM up""",
   INSERT INTO {c} (id, seq, data) SELECT $1::text, total_chunks, $2::text FROM upd
 )
 SELECT total_chunks, pg_notify($4::text, $1::text)::text FROM upd""",
+            # $1 ids text[], $2 chunks text[] (chunk i to stream i, in order), $3 ttl ms,
+            # $4 channel -> (id, total_chunks, n appended) per active stream: several
+            # concurrent appends (to one stream or many) in one statement, one commit. Rows
+            # are locked in id order first, so two such statements never deadlock each other.
+            append_group=f"""WITH input AS (
+  SELECT t.id, t.data, t.ord
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(id, data, ord)
+), counts AS (
+  SELECT id, count(*)::integer AS n FROM input GROUP BY id
+), locked AS MATERIALIZED (
+  SELECT s.id FROM {s} AS s
+  WHERE s.id IN (SELECT id FROM counts) AND s.state = 'active' AND s.total_chunks >= 0
+  ORDER BY s.id FOR UPDATE
+), upd AS (
+  UPDATE {s} AS s
+  SET total_chunks = s.total_chunks + c.n, expires_at = {NOW_MS} + $3::bigint
+  FROM counts AS c
+  WHERE s.id = c.id AND s.id IN (SELECT id FROM locked)
+    AND s.state = 'active' AND s.total_chunks >= 0
+  RETURNING s.id, s.total_chunks, c.n
+), ins AS (
+  INSERT INTO {c} (id, seq, data)
+  SELECT i.id, u.total_chunks - u.n
+    + (row_number() OVER (PARTITION BY i.id ORDER BY i.ord))::integer, i.data
+  FROM input AS i JOIN upd AS u ON u.id = i.id
+)
+SELECT id, total_chunks, n, pg_notify($4::text, id)::text FROM upd""",
             # $1 id, $2 chunks text[], $3 ttl ms, $4 channel -> (last seq) or no row.
             append_many=f"""WITH upd AS (
   UPDATE {s}

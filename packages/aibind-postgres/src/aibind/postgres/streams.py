@@ -8,8 +8,8 @@ hooks, the LISTEN connection and the sweep probe.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from aibind.core.errors import (
     AibindError,
@@ -19,6 +19,8 @@ from aibind.core.errors import (
 )
 from aibind.core.kit import (
     ClientOpener,
+    Coalescer,
+    Outcome,
     Parser,
     StreamStoreBase,
     as_text,
@@ -44,6 +46,15 @@ from aibind.postgres._sql import StreamSQL
 from aibind.postgres.client import SupportsListen, as_client
 
 __all__ = ["PostgresStreamStore", "channel_for"]
+
+T = TypeVar("T")
+
+
+async def _outcome(call: Awaitable[T]) -> Outcome:
+    try:
+        return await call, None
+    except Exception as exc:
+        return None, exc
 
 
 def channel_for(status: TableName) -> str:
@@ -126,6 +137,9 @@ class PostgresStreamStore(StreamStoreBase):
         self._listener = Listener(self.client, self.channel, self._notifier) if listens else None
         self._sql = StreamSQL.build(self.chunks_table, self.status_table)
         self._ttl_ms = ttl_ms(self.ttl)
+        self._appends: Coalescer[tuple[str, str], int] = Coalescer(
+            self._append_one, self._append_group
+        )
         self._tables = [self.chunks_table.display, self.status_table.display]
 
     # ---- kit hooks ---------------------------------------------------------------------
@@ -144,6 +158,7 @@ class PostgresStreamStore(StreamStoreBase):
             self._notifier.notify(stream_id)
 
     async def _close(self) -> None:
+        await self._appends.aclose()
         await super()._close()
         if self._listener is not None:
             await self._listener.close()
@@ -160,6 +175,42 @@ class PostgresStreamStore(StreamStoreBase):
         return bool(await self.client.query(self._sql.create, (stream_id, self._ttl_ms)))
 
     async def _append(self, stream_id: str, chunks: list[str]) -> int:
+        if len(chunks) == 1:  # concurrent single appends share statements (see _append_group)
+            return await self._appends((stream_id, chunks[0]))
+        return await self._append_rows(stream_id, chunks)
+
+    async def _append_one(self, item: tuple[str, str]) -> int:
+        return await self._append_rows(item[0], [item[1]])
+
+    async def _append_group(self, items: list[tuple[str, str]]) -> list[Outcome]:
+        """Appends that arrived while another was in flight, in ONE statement (one commit):
+        each gets its seq from its stream's new count and its place among that stream's
+        appends in the group. One whose stream did not take it (not found, not active) is run
+        alone, which says why. If the statement fails on the server (rolled back), each runs
+        alone; if it fails otherwise (it may have committed), each gets the error."""
+        ids = [sid for sid, _ in items]
+        texts = [chunk for _, chunk in items]
+        params = (ids, texts, self._ttl_ms, self.channel)
+        try:
+            rows = await self.client.query(self._sql.append_group, params)
+        except Exception as exc:
+            if sqlstate_of(exc) is None:
+                return [(None, exc)] * len(items)
+            return [await _outcome(self._append_one(item)) for item in items]
+        appended = {row[0]: (int(row[1]), int(row[2])) for row in rows}
+        taken: dict[str, int] = {}
+        outcomes: list[Outcome] = []
+        for sid, chunk in items:
+            found = appended.get(sid)
+            if found is None:
+                outcomes.append(await _outcome(self._append_one((sid, chunk))))
+                continue
+            total, count = found
+            taken[sid] = place = taken.get(sid, 0) + 1
+            outcomes.append((total - count + place, None))
+        return outcomes
+
+    async def _append_rows(self, stream_id: str, chunks: list[str]) -> int:
         one = len(chunks) == 1
         sql = self._sql.append if one else self._sql.append_many
         params = (stream_id, chunks[0] if one else chunks, self._ttl_ms, self.channel)

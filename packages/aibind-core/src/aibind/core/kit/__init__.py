@@ -12,6 +12,8 @@ docs/contributing-a-backend.md):
   wake-ups, ``read_from`` with push, idle expiry and retries) over a few storage hooks.
 * **Conversations** — :class:`ConversationStoreBase` implements
   :class:`~aibind.core.protocols.ConversationStore` over get / set-with-TTL / delete.
+* **Coalescing** — :class:`Coalescer`: concurrent calls (appends) that arrive while one is in
+  flight run as one group (one pipeline, one statement) next.
 * **One poll policy** — :class:`Sweeper`: one safety sweep per store every ``poll_interval``,
   one round trip however many followers, for writers that do not notify.
 * **One error model** — backends translate driver exceptions by type with
@@ -28,6 +30,7 @@ The pieces ``read_from`` is built from stay in their own modules: :mod:`aibind.c
 from __future__ import annotations
 
 from aibind.core.kit._chunks import chunks_from_rows
+from aibind.core.kit._coalesce import Coalescer, Outcome
 from aibind.core.kit._conversations import ConversationStoreBase
 from aibind.core.kit._errors import backend_error, describe, loaded_types
 from aibind.core.kit._lifecycle import Owned, StoreBase
@@ -48,7 +51,9 @@ from aibind.core.kit._values import as_text, make_status, now_ms, ttl_ms
 __all__ = [
     "CONVERSATION_PREFIX",
     "ClientOpener",
+    "Coalescer",
     "ConversationStoreBase",
+    "Outcome",
     "Owned",
     "Parser",
     "Probe",
