@@ -130,11 +130,13 @@ SELECT st.state, st.total_chunks, st.error, EXISTS (SELECT 1 FROM upd),
 FROM (SELECT 1) AS one LEFT JOIN {s} AS st ON st.id = $1::text""",
             # $1 id -> (state, total_chunks, error) or no row.
             status=f"SELECT state, total_chunks, error FROM {s} WHERE id = $1::text",
-            # $1 id, $2 after seq, $3 page size -> the status row (NULL, state, total_chunks,
-            # error) and up to $3 chunk rows (seq, data, NULL, NULL), one snapshot.
-            fetch=f"""SELECT NULL::integer, state, total_chunks, error FROM {s} WHERE id = $1::text
+            # $1 id, $2 after seq, $3 page size -> the status row (NULL, JSON text [state,
+            # total_chunks, error]) and up to $3 chunk rows (seq, data), one snapshot: two
+            # columns, so the chunk rows become chunks as they come.
+            fetch=f"""SELECT NULL::integer, json_build_array(state, total_chunks, error)::text
+FROM {s} WHERE id = $1::text
 UNION ALL
-(SELECT seq, data, NULL::integer, NULL::text FROM {c}
+(SELECT seq, data FROM {c}
  WHERE id = $1::text AND seq > $2::integer ORDER BY seq LIMIT $3::integer)""",
             # $1 ids text[] -> (id, state, total_chunks) of those that exist: the sweep.
             probe=f"SELECT id, state, total_chunks FROM {s} WHERE id = ANY($1::text[])",

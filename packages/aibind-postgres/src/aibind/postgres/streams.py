@@ -8,7 +8,10 @@ hooks, the LISTEN connection and the sweep probe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from itertools import islice
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 from aibind.core.errors import (
@@ -24,6 +27,7 @@ from aibind.core.kit import (
     Parser,
     StreamStoreBase,
     as_text,
+    chunks_from_rows,
     make_status,
     parse_float,
     parse_optional_float,
@@ -48,6 +52,12 @@ from aibind.postgres.client import SupportsListen, as_client
 __all__ = ["PostgresStreamStore", "channel_for"]
 
 T = TypeVar("T")
+
+_DATA = attrgetter("data")
+
+
+def _status_first(row: Sequence[Any]) -> bool:
+    return row[0] is not None
 
 
 async def _outcome(call: Awaitable[T]) -> Outcome:
@@ -253,18 +263,29 @@ class PostgresStreamStore(StreamStoreBase):
         self, stream_id: str, after: int, limit: int
     ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
         rows = await self.client.query(self._sql.fetch, (stream_id, after, limit))
-        status: StreamStatus | None = None
-        chunks: list[StreamChunk] = []
-        append = chunks.append
-        for seq, text, total, error in rows:
-            if seq is None:
-                status = self._status(stream_id, text, total, error)
-            elif type(text) is str:
-                append(StreamChunk(seq, text))
-            else:
-                where = f"chunk {seq} of stream {stream_id!r} in {self.chunks_table.display}"
-                append(StreamChunk(seq, as_text(text, where)))
-        return (status, chunks) if status is not None else (None, ())
+        if not rows or rows[0][0] is not None:  # the status row comes first, or no stream
+            rows = sorted(rows, key=_status_first)
+            if not rows or rows[0][0] is not None:
+                return None, ()
+        status = self._status_of(stream_id, rows[0][1])
+        chunks = chunks_from_rows(islice(rows, 1, None))
+        if chunks and set(map(type, map(_DATA, chunks))) != {str}:
+            chunks = [self._decoded(stream_id, chunk) for chunk in chunks]
+        return status, chunks
+
+    def _status_of(self, stream_id: str, packed: Any) -> StreamStatus:
+        where = f"stream {stream_id!r} in {self.status_table.display}"
+        try:
+            state, total, error = json.loads(as_text(packed, where))
+        except (TypeError, ValueError) as exc:
+            raise CorruptDataError(f"{where}: unreadable status {packed!r}") from exc
+        return self._status(stream_id, state, total, error)
+
+    def _decoded(self, stream_id: str, chunk: StreamChunk) -> StreamChunk:
+        if type(chunk.data) is str:
+            return chunk
+        where = f"chunk {chunk.seq} of stream {stream_id!r} in {self.chunks_table.display}"
+        return StreamChunk(chunk.seq, as_text(chunk.data, where))
 
     async def _delete(self, stream_id: str) -> None:
         await self.client.query(self._sql.delete, (stream_id, self.channel))
