@@ -16,31 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import Backend, Sizes, cold_and_median, summary
+from common import Backend, Sizes
 
 APPEND_SCRIPT = "return redis.call('RPUSH', KEYS[1], ARGV[1])"
-
-
-async def _timed(
-    warmup: int, n: int, op: Callable[[int], Awaitable[object]]
-) -> tuple[float, list[float]]:
-    """Ops/s over the wall time of ``n`` calls (after ``warmup``) and each call's ms."""
-    for i in range(warmup):
-        await op(i)
-    samples = []
-    start = time.perf_counter()
-    for i in range(n):
-        t0 = time.perf_counter()
-        await op(warmup + i)
-        samples.append((time.perf_counter() - t0) * 1000)
-    return n / (time.perf_counter() - start), samples
 
 
 class Raw:
@@ -61,28 +45,15 @@ class Raw:
     async def close(self) -> None:
         raise NotImplementedError
 
-    async def appends(self, sizes: Sizes) -> dict[str, Any]:
-        seq, samples = await _timed(sizes.warmup, sizes.sequential, self.append)
-        return {"seq": seq, "write": summary(samples)}
+    def reader(self, sid: str, after: int, expect: int) -> Callable[[], Awaitable[None]]:
+        """One read of the stream's rows after ``after`` (checks it returns ``expect``)."""
 
-    async def replay(self, sid: str, after: int, expect: int, repeats: int) -> dict[str, float]:
         async def read() -> None:
             rows = await self.read(sid, after)
             if len(rows) != expect:
                 raise AssertionError(f"raw read {len(rows)} rows, expected {expect}")
 
-        return await cold_and_median(repeats, read)
-
-    async def conversation(self, text: str, sizes: Sizes) -> dict[str, float]:
-        samples = []
-        for i in range(sizes.conv_warmup + sizes.conv_iterations):
-            t0 = time.perf_counter()
-            await self.conv_set(text)
-            got = await self.conv_get()
-            if i >= sizes.conv_warmup:
-                samples.append((time.perf_counter() - t0) * 1000)
-        assert got == text
-        return {"p50": statistics.median(samples)}
+        return read
 
 
 class RedisRaw(Raw):
@@ -234,8 +205,12 @@ class SqliteRaw(Raw):
                 conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
                 conn.execute("COMMIT")
 
-            seq, _ = await _timed(sizes.warmup, sizes.sequential, lambda i: db._execute(tx, i))
-            return seq
+            for i in range(sizes.warmup):
+                await db._execute(tx, i)
+            start = time.perf_counter()
+            for i in range(sizes.sequential):
+                await db._execute(tx, sizes.warmup + i)
+            return sizes.sequential / (time.perf_counter() - start)
         finally:
             await db.close()
 

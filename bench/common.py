@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,36 +145,3 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
         "max": max(samples) if samples else math.nan,
         "n": float(len(samples)),
     }
-
-
-async def rate(warmup: int, n: int, op: Callable[[int], Awaitable[object]]) -> float:
-    """Run ``op(i)`` ``warmup`` times untimed, then ``n`` times timed, one after another;
-    return operations per second."""
-    for i in range(warmup):
-        await op(i)
-    start = time.perf_counter()
-    for i in range(n):
-        await op(warmup + i)
-    return n / (time.perf_counter() - start)
-
-
-async def latencies(warmup: int, n: int, op: Callable[[int], Awaitable[object]]) -> list[float]:
-    """Milliseconds of each of ``n`` timed calls of ``op`` (after ``warmup`` untimed ones)."""
-    for i in range(warmup):
-        await op(i)
-    out = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        await op(warmup + i)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-async def cold_and_median(repeats: int, op: Callable[[], Awaitable[object]]) -> dict[str, float]:
-    """The first (cold) call's milliseconds and the median of the next ``repeats`` calls."""
-    times = []
-    for _ in range(repeats + 1):
-        t0 = time.perf_counter()
-        await op()
-        times.append((time.perf_counter() - t0) * 1000)
-    return {"cold": times[0], "median": statistics.median(times[1:])}

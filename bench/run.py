@@ -21,89 +21,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import baselines
 import leftovers
 import plot
 import report
-import workloads
-from common import Backend, Sizes, backends, chat_of
-from delivery import delivery, scale
+from common import Backend, Sizes, backends
+from measure import log, measure
 
 from aibind.core import open_stores
 from aibind.core.errors import SchemaError
 
 ROOT = Path(__file__).resolve().parent
 DOCS = ROOT.parent / "docs"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-async def measure(backend: Backend, sizes: Sizes, *, with_scale: bool) -> dict[str, Any]:
-    """Every figure of one backend: ours, and the raw baseline beside it."""
-    ours: dict[str, Any] = {}
-    raw: dict[str, Any] = {}
-    base = await baselines.open_raw(backend)
-    opened = open_stores(
-        backend.url,
-        stream_options=backend.stream_options,
-        conversation_options=backend.conversation_options,
-    )
-    async with opened as stores:
-        for store in (stores.streams, stores.conversations):
-            setup = getattr(store, "setup", None)
-            if setup is not None:
-                await setup()
-        try:
-            log(f"{backend.name}: appends")
-            if base is not None:
-                raw.update(await base.appends(sizes))
-                if isinstance(base, baselines.SqliteRaw):
-                    raw["seq_aiosqlite"] = await base.aiosqlite_appends(sizes)
-            ours["seq"] = await workloads.sequential(stores.streams, sizes)
-            ours["conc"] = await workloads.concurrent(stores.streams, sizes)
-            log(f"{backend.name}: replay")
-            tokens = workloads.token_chunks(sizes.replay_chunks)
-            sid = await workloads.filled_stream(stores.streams, tokens)
-            big = workloads.big_chunks(sizes.big_chunks, sizes.big_size)
-            big_sid = await workloads.filled_stream(stores.streams, big)
-            reps = sizes.replay_repeats
-            for key, stream, after, expect in (
-                ("replay0", sid, 0, len(tokens)),
-                ("replay_tail", sid, sizes.replay_from, len(tokens) - sizes.replay_from),
-                ("big", big_sid, 0, len(big)),
-            ):
-                if base is not None:
-                    raw[key] = await base.replay(stream, after, expect, reps)
-                ours[key] = await workloads.replay(stores.streams, stream, after, expect, reps)
-            for stream in (sid, big_sid):
-                delete = getattr(stores.streams, "delete", None)
-                if delete is not None:
-                    await delete(stream)
-            log(f"{backend.name}: conversation")
-            if base is not None:
-                raw["conv"] = await base.conversation(chat_of(sizes.conv_messages).to_json(), sizes)
-            ours["conv"] = await workloads.conversation(stores.conversations, sizes)
-        finally:
-            if base is not None:
-                await base.close()
-    log(f"{backend.name}: delivery")
-    ours["delivery"] = await delivery(backend, sizes.follow_chunks, sizes.follow_every)
-    streams = sizes.scale_streams.get(backend.name)
-    if with_scale and streams:
-        log(f"{backend.name}: {streams:,} live streams at {sizes.scale_rate:,.0f} appends/s")
-        found = await scale(backend, streams, sizes.scale_rate, sizes.scale_seconds)
-        ours["scale"] = {**found, "streams": streams, "rate": sizes.scale_rate}
-    return {
-        "ours": ours,
-        "raw": raw,
-        "streams": sizes.streams,
-        "per_stream": sizes.per_stream,
-        "replay_chunks": sizes.replay_chunks,
-        "replay_from": sizes.replay_from,
-        "big_chunks": sizes.big_chunks,
-    }
 
 
 async def reachable(backend: Backend) -> str | None:
@@ -159,7 +87,9 @@ async def main() -> int:
             if stale:
                 log(f"{backend.name}: dropped {len(stale)} keys/tables of an earlier run")
             try:
-                results[backend.name] = await measure(backend, sizes, with_scale=not args.no_scale)
+                results[backend.name] = await measure(
+                    backend, sizes, failures, with_scale=not args.no_scale
+                )
             except Exception as exc:
                 failures.append(f"{backend.name}: {type(exc).__name__}: {exc}")
                 log(failures[-1])

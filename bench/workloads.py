@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
-from common import Sizes, chat_of, cold_and_median, rate
+from common import Sizes
 
-from aibind.core.protocols import ConversationStore, StreamStore
-
-
-async def sequential(store: StreamStore, sizes: Sizes) -> float:
-    """Appends/s of ``sizes.sequential`` appends to one stream, one after another, after
-    ``sizes.warmup`` untimed ones."""
-    sid = uuid.uuid4().hex
-    await store.create(sid)
-    found = await rate(sizes.warmup, sizes.sequential, lambda i: store.append(sid, f"token {i} "))
-    await store.complete(sid)
-    return found
+from aibind.core.protocols import StreamStore
 
 
 async def concurrent(store: StreamStore, sizes: Sizes) -> float:
@@ -55,8 +45,9 @@ async def filled_stream(store: StreamStore, chunks: list[str]) -> str:
     return sid
 
 
-async def replay(store: StreamStore, sid: str, after: int, expect: int, repeats: int) -> dict:
-    """Cold-first and median milliseconds of ``read_from(sid, after)`` to the end."""
+def reader(store: StreamStore, sid: str, after: int, expect: int) -> Callable[[], Awaitable[None]]:
+    """A read of ``sid`` after ``after`` to the end through ``read_from`` (checks that it
+    yields ``expect`` chunks)."""
 
     async def read() -> None:
         count = 0
@@ -65,7 +56,7 @@ async def replay(store: StreamStore, sid: str, after: int, expect: int, repeats:
         if count != expect:
             raise AssertionError(f"replay read {count} chunks, expected {expect}")
 
-    return await cold_and_median(repeats, read)
+    return read
 
 
 def token_chunks(n: int) -> list[str]:
@@ -77,22 +68,3 @@ def big_chunks(n: int, size: int) -> list[str]:
     """``n`` chunks of ``size`` characters of ASCII text."""
     block = ("0123456789abcdefghijklmnopqrstuvwxyz" * (size // 36 + 1))[:size]
     return [f"{i:08d}{block[8:]}" for i in range(n)]
-
-
-async def conversation(store: ConversationStore, sizes: Sizes) -> dict:
-    """p50 milliseconds of ``save()`` + ``load()`` of a history of ``sizes.conv_messages``
-    messages, over ``sizes.conv_iterations`` iterations after ``sizes.conv_warmup``."""
-    chat = chat_of(sizes.conv_messages)
-    sid = uuid.uuid4().hex
-    samples = []
-    loaded = None
-    for i in range(sizes.conv_warmup + sizes.conv_iterations):
-        t0 = time.perf_counter()
-        await store.save(sid, chat)
-        loaded = await store.load(sid)
-        if i >= sizes.conv_warmup:
-            samples.append((time.perf_counter() - t0) * 1000)
-    assert loaded is not None
-    assert loaded.to_json() == chat.to_json()
-    await store.delete(sid)
-    return {"p50": statistics.median(samples), "bytes": len(chat.to_json().encode())}

@@ -132,12 +132,15 @@ FROM (SELECT 1) AS one LEFT JOIN {s} AS st ON st.id = $1::text""",
             status=f"SELECT state, total_chunks, error FROM {s} WHERE id = $1::text",
             # $1 id, $2 after seq, $3 page size -> the status row (NULL, JSON text [state,
             # total_chunks, error]) and up to $3 chunk rows (seq, data), one snapshot: two
-            # columns, so the chunk rows become chunks as they come.
+            # columns, so the chunk rows become chunks as they come. Seqs are gap-free, so the
+            # page is the seq range ($2, $2 + $3]: bounding it keeps any plan (a bitmap scan on
+            # a fresh, unanalysed table) to the page's rows instead of every row after $2.
             fetch=f"""SELECT NULL::integer, json_build_array(state, total_chunks, error)::text
 FROM {s} WHERE id = $1::text
 UNION ALL
 (SELECT seq, data FROM {c}
- WHERE id = $1::text AND seq > $2::integer ORDER BY seq LIMIT $3::integer)""",
+ WHERE id = $1::text AND seq > $2::integer AND seq <= $2::bigint + $3::bigint
+ ORDER BY seq LIMIT $3::integer)""",
             # $1 ids text[] -> (id, state, total_chunks) of those that exist: the sweep.
             probe=f"SELECT id, state, total_chunks FROM {s} WHERE id = ANY($1::text[])",
             # $1 id, $2 channel.
