@@ -17,7 +17,7 @@ from aibind.core.errors import (
 )
 from aibind.core.types import StreamChunk, StreamStatus
 
-__all__ = ["Fetch", "Wait", "follow", "follow_pages"]
+__all__ = ["Fetch", "Hints", "Wait", "follow", "follow_pages"]
 
 Fetch = Callable[[int], Awaitable[tuple[StreamStatus | None, Sequence[StreamChunk]]]]
 """``fetch(after_seq)`` returns the stream's status (``None`` if it does not exist or has
@@ -25,6 +25,10 @@ expired) and chunks with ``seq > after_seq`` in strictly increasing seq order (a
 a first page), as a read of a ``(id, seq)`` primary key in order gives them. It must read the
 status *before* the chunks, or both atomically: a stream seen terminal then has all its chunks
 stored."""
+
+Hints = Callable[[], list[StreamChunk]]
+"""``hints()`` returns (and forgets) the chunks writers announced since the last call, as they
+announced them: each already stored, in any order, possibly some twice or some missing."""
 
 Wait = Callable[[float | None], Awaitable[bool]]
 """``wait(timeout)`` sleeps until the stream may have changed (a notification) or ``timeout``
@@ -99,6 +103,7 @@ async def follow_pages(
     poll_interval: float | None,
     page_size: int | None = None,
     retry_window: float = 0.0,
+    hints: Hints | None = None,
 ) -> AsyncIterator[Sequence[StreamChunk]]:
     """:func:`follow`, yielding each fetch's new chunks as one non-empty sequence (a page)
     instead of one chunk at a time, so a store's ``read_from`` can re-yield the chunks with one
@@ -109,6 +114,12 @@ async def follow_pages(
     After a full page (``page_size`` chunks) the next page is read ahead, in a task, while the
     consumer takes this one, so a long replay overlaps the backend's I/O with the consumer's
     work; closing the generator cancels a read still ahead.
+
+    ``hints`` (see :data:`Hints`) hands over chunks a writer announced with its wake-up: after
+    a wait, the ones that continue the stream (seq ``last + 1`` on) are delivered at once,
+    before the read every wake-up still makes (which confirms the state and finds anything
+    else: a terminal state, a deletion, chunks the hints missed), so a hinted chunk reaches the
+    consumer one round trip sooner and nothing else changes.
     """
     loop = asyncio.get_running_loop()
     last = after_seq
@@ -126,9 +137,9 @@ async def follow_pages(
             fresh, last, outcome = _step(stream_id, status, chunks, last, seen_status, page_size)
             seen_status = True
             full = page_size is not None and len(chunks) >= page_size
-            if _READ_AHEAD and outcome is _MORE and full:
-                # A full page: more is probably stored. Read the next page while the consumer
-                # takes this one (the backend's I/O overlaps our Python work).
+            if outcome is _MORE and full:
+                # A full page: more is probably stored. Read the next page while the
+                # consumer takes this one (the backend's I/O overlaps our Python work).
                 ahead = asyncio.ensure_future(_fetch_retrying(fetch, last, retry_window))
             if fresh:
                 yield fresh
@@ -141,8 +152,8 @@ async def follow_pages(
                 short_reads = 0
                 if outcome is _MORE:
                     continue  # maybe more stored: read on at once
-                # A short page of an active stream holds everything stored at the fetch: wait
-                # for the next change (a wake-up that came meanwhile is kept and returns at once).
+                # A short page of an active stream holds everything stored at the fetch:
+                # wait for the next change (a wake-up that came meanwhile is kept).
             elif outcome is _MORE:  # terminal, but not every chunk read yet
                 short_reads += 1
                 if short_reads > 2:
@@ -161,16 +172,35 @@ async def follow_pages(
                 )
             timeout = remaining if poll_interval is None else min(remaining, poll_interval)
             await wait(timeout)
+            if hints is not None:
+                page = _hinted(hints(), last)
+                if page:  # delivered now; the read that follows confirms the rest
+                    last = page[-1].seq
+                    yield page
+                    idle_since = loop.time()
     finally:
         if ahead is not None:
             ahead.cancel()
             ahead.add_done_callback(_discard)
 
 
-_READ_AHEAD = True
 _MORE = "more"  # read again at once
 _WAIT = "wait"  # caught up with an active stream: wait for a change
 _DONE = "done"  # terminal and drained
+
+
+def _hinted(chunks: list[StreamChunk], last: int) -> list[StreamChunk]:
+    """The hinted chunks that continue the stream from ``last``: seq ``last + 1`` on, up to
+    the first gap (hints may come out of order or twice)."""
+    if not chunks:
+        return []
+    newer = {chunk.seq: chunk for chunk in chunks if chunk.seq > last}
+    page = []
+    seq = last + 1
+    while seq in newer:
+        page.append(newer[seq])
+        seq += 1
+    return page
 
 
 def _discard(future: asyncio.Future[Any]) -> None:

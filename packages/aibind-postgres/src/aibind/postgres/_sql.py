@@ -31,7 +31,12 @@ from dataclasses import dataclass
 
 from aibind.postgres._idents import TableName
 
-__all__ = ["NOW_MS", "ConversationSQL", "StreamSQL"]
+__all__ = ["HINT_BYTES", "NOW_MS", "ConversationSQL", "StreamSQL"]
+
+HINT_BYTES = 7900
+"""An append's notification payload is ``id \x1f seq \x1f chunk`` (followers in other processes
+deliver the chunk without reading it) when id and chunk take fewer bytes than this (NOTIFY
+payloads must stay under 8000 bytes); else, as every other write's, just the stream id."""
 
 NOW_MS = "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
 """The server's current time in epoch milliseconds, fixed for the whole statement."""
@@ -69,7 +74,8 @@ class StreamSQL:
 )
 SELECT id FROM up""",
             # $1 id, $2 chunk, $3 ttl ms, $4 channel -> (seq) or no row. A negative stored
-            # count is not appended to (get_status then reports it as corrupt).
+            # count is not appended to (get_status then reports it as corrupt). The
+            # notification carries the chunk when it fits (see HINT_BYTES).
             append=f"""WITH upd AS (
   UPDATE {s} SET total_chunks = total_chunks + 1, expires_at = {NOW_MS} + $3::bigint
   WHERE id = $1::text AND state = 'active' AND total_chunks >= 0
@@ -77,7 +83,11 @@ SELECT id FROM up""",
 ), ins AS (
   INSERT INTO {c} (id, seq, data) SELECT $1::text, total_chunks, $2::text FROM upd
 )
-SELECT total_chunks, pg_notify($4::text, $1::text)::text FROM upd""",
+SELECT total_chunks, pg_notify($4::text, CASE
+  WHEN octet_length($1::text) + octet_length($2::text) < {HINT_BYTES}
+  THEN $1::text || chr(31) || total_chunks::text || chr(31) || $2::text
+  ELSE $1::text END)::text
+FROM upd""",
             # $1 ids text[], $2 chunks text[] (chunk i to stream i, in order), $3 ttl ms,
             # $4 channel -> (id, total_chunks, n appended) per active stream: several
             # concurrent appends (to one stream or many) in one statement, one commit. Rows

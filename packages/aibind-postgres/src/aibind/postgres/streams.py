@@ -144,7 +144,11 @@ class PostgresStreamStore(StreamStoreBase):
                 "(psycopg, asyncpg or a client with listen()); give a number of seconds"
             )
         self.channel = channel_for(self.status_table)
-        self._listener = Listener(self.client, self.channel, self._notifier) if listens else None
+        self._listener = (
+            Listener(self.client, self.channel, self._notifier, on_payload=self._notified)
+            if listens
+            else None
+        )
         self._sql = StreamSQL.build(self.chunks_table, self.status_table)
         self._ttl_ms = ttl_ms(self.ttl)
         self._appends: Coalescer[tuple[str, str], int] = Coalescer(
@@ -157,6 +161,16 @@ class PostgresStreamStore(StreamStoreBase):
     async def _listeners_changed(self, _stream_id: str) -> None:
         if self._listener is not None:
             self._listener.kick()
+
+    def _notified(self, payload: str) -> None:
+        """A notification: a stream id, or ``id \x1f seq \x1f chunk`` from an append (the
+        chunk is handed to the followers, who deliver it before their read confirms it)."""
+        stream_id, sep, rest = payload.partition("\x1f")
+        if sep:
+            seq, _, chunk = rest.partition("\x1f")
+            if seq.isdigit():
+                self._announce(stream_id, (StreamChunk(int(seq), chunk),))
+        self._notifier.notify(stream_id)
 
     def _translate(self, exc: Exception) -> AibindError:
         return translate(exc, self._tables)

@@ -10,6 +10,7 @@ public method, rule and error comes from here, so all backends behave alike.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import ClassVar
 
@@ -34,6 +35,16 @@ from aibind.core.validation import (
 )
 
 __all__ = ["StreamStoreBase"]
+
+_HINT_LIMIT = 256
+"""Most announced chunks kept for one follower between its reads (a follower that does not
+keep up drops them and reads instead)."""
+
+_hints: weakref.WeakKeyDictionary[Notifier, dict[str, list[list[StreamChunk]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per notifier (so every store of a process sharing one, like SQLite's per-file notifier,
+reaches every follower), per stream: each follower's buffer of announced chunks."""
 
 
 class StreamStoreBase(StoreBase):
@@ -123,6 +134,19 @@ class StreamStoreBase(StoreBase):
         store has followers. See :data:`aibind.core.kit.Watch`."""
         return None
 
+    def _announce(self, stream_id: str, chunks: Sequence[StreamChunk]) -> None:
+        """Hand ``chunks``, just stored, to this process's followers of ``stream_id`` (those
+        sharing this store's notifier), before they are woken: a follower delivers them at
+        once, a round trip before its read confirms them. A backend whose push carries the
+        written chunk (a NOTIFY payload) calls it on receipt, then wakes the followers."""
+        buffers = _hints.get(self._notifier, {}).get(stream_id)
+        if not buffers:
+            return
+        for buffer in buffers:
+            if len(buffer) >= _HINT_LIMIT:
+                del buffer[:]
+            buffer.extend(chunks)
+
     def _written(self, stream_id: str) -> None:
         """Called after each successful write: wake this process's followers at once (a
         backend whose server push also reaches them may override it to do nothing)."""
@@ -180,6 +204,7 @@ class StreamStoreBase(StoreBase):
         check_chunk(chunk)
         await self._ready()
         seq = await self._call(self._append(stream_id, [chunk]))
+        self._announce(stream_id, (StreamChunk(seq, chunk),))
         self._written(stream_id)
         return seq
 
@@ -285,6 +310,15 @@ class StreamStoreBase(StoreBase):
         following = self._following
         following[stream_id] = following.get(stream_id, 0) + 1
         self._subscriptions.add(sub)
+        announced: list[StreamChunk] = []
+        table = _hints.setdefault(self._notifier, {})
+        table.setdefault(stream_id, []).append(announced)
+
+        def hints() -> list[StreamChunk]:
+            taken = announced[:]
+            del announced[: len(taken)]
+            return taken
+
         try:
             poll = self.poll_interval
             if poll is not None and self._can_sweep():
@@ -309,10 +343,16 @@ class StreamStoreBase(StoreBase):
                 poll_interval=poll,
                 page_size=limit,
                 retry_window=self.read_retry_window,
+                hints=hints,
             ):
                 for chunk in page:
                     yield chunk
         finally:
+            others = [b for b in table.get(stream_id, ()) if b is not announced]
+            if others:
+                table[stream_id] = others
+            else:
+                table.pop(stream_id, None)
             self._subscriptions.discard(sub)
             count = following.get(stream_id, 1) - 1
             if count:
