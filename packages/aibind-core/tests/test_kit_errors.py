@@ -69,3 +69,25 @@ async def test_within_passes_a_backend_timeout_through() -> None:
 
     with pytest.raises(BackendTimeoutError):
         await within(times_out(), 5)
+
+
+async def test_cancelling_within_cancels_what_it_awaits() -> None:
+    from aibind.conformance import within
+
+    started = asyncio.Event()
+    ended: list[str] = []
+
+    async def follow() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    outer = asyncio.create_task(within(follow(), 30))
+    await started.wait()
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    assert ended == ["cancelled"]

@@ -138,3 +138,26 @@ async def test_a_watcher_that_cannot_start_leaves_the_interval() -> None:
     assert backend.probes >= 1
     await sweeper.aclose()
     await sub.close()
+
+
+async def test_aclose_ends_the_sweep_even_if_a_probe_swallows_the_cancellation() -> None:
+    # asyncio.wait_for (Python < 3.12) returns its result when the awaiting task is cancelled
+    # just as the result lands; drivers using it (redis-py 8 with its socket timeout) then
+    # lose the cancellation, and a sweep looping "while True" never ended: aclose() hung.
+    notifier = Notifier()
+    entered = asyncio.Event()
+
+    async def swallowing_probe(ids: list[str]) -> Mapping[str, Hashable] | None:
+        entered.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return {}  # what the buggy wait_for does
+        return {}
+
+    sweeper = Sweeper(notifier, swallowing_probe, lambda: ["s"], 0.01)
+    sweeper.ensure_running()
+    await asyncio.wait_for(entered.wait(), 5)
+    closing = asyncio.ensure_future(sweeper.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    assert done, "aclose() hung: the sweep went on after its cancellation was swallowed"

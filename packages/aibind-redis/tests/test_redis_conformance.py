@@ -1,16 +1,15 @@
-"""The conformance suite against real Redis: through redis-py, valkey, a minimal polling client
-and a local three-master Redis Cluster (sharded pub/sub)."""
+"""The conformance suite against real Redis: stores opened with ``from_url`` (redis-py on a
+blocking pool), on a valkey client, on a minimal client (no pub/sub, no MGET: its followers
+poll) and on a three-master Redis Cluster of our own (sharded pub/sub)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.asyncio
 import valkey.asyncio
-from redis.asyncio.cluster import RedisCluster
 from redis_minimal_client import MinimalClient
 
 from aibind.conformance import (
@@ -19,6 +18,8 @@ from aibind.conformance import (
     RawConversations,
     StreamStoreConformance,
     StreamStoreFactory,
+    conversation_factory,
+    stream_factory,
 )
 from aibind.core.protocols import ConversationStore, StreamStore
 from aibind.redis import RedisConversationStore, RedisStreamStore
@@ -27,115 +28,93 @@ CAPS = frozenset({"append_many", "delete"})
 
 CLUSTER_PUSH = int(redis.__version__.split(".")[0]) >= 8
 """Push in cluster mode needs asyncio sharded pub/sub, first in redis-py 8.0; with older
-redis-py (down to the floor, tested by ``nox -s tests_min``) a cluster store polls."""
+redis-py (down to the floor, tested by ``nox -s tests_min``) a cluster store relies on its
+sweep."""
 
 
-async def _close(client: Any) -> None:
-    closer = getattr(client, "aclose", None) or client.close
-    await closer()
-
-
-def _stream_factory(
-    new_client: Callable[[], Any], prefix: str, *, cluster: bool = False
-) -> tuple[StreamStoreFactory, Callable[[], Any]]:
-    opened: list[tuple[RedisStreamStore, Any]] = []
-
-    async def factory(*, ttl: float = 300.0, push_only: bool = False) -> StreamStore:
-        client = new_client()
-        store = RedisStreamStore(
-            client,
-            prefix=prefix,
-            ttl=ttl,
-            poll_interval=None if push_only else 0.05,
-            cluster=cluster,
-        )
-        opened.append((store, client))
-        return store
-
-    async def close_all() -> None:
-        for store, client in opened:
-            await store.aclose()
-            await _close(client)
-
-    return factory, close_all
+def _poll(push_only: bool) -> float | None:
+    return None if push_only else 0.05
 
 
 class TestRedisPyStreams(StreamStoreConformance):
+    """``RedisStreamStore.from_url``: each store its own client and pool."""
+
     push = True
     capabilities = CAPS
+    expiry = "native"
 
     @pytest.fixture
     async def make_store(self, redis_url: str, prefix: str) -> AsyncIterator[StreamStoreFactory]:
-        factory, close_all = _stream_factory(lambda: redis.asyncio.from_url(redis_url), prefix)
-        yield factory
-        await close_all()
+        async def build(ttl: float, push_only: bool) -> StreamStore:
+            return RedisStreamStore.from_url(
+                redis_url, prefix=prefix, ttl=ttl, poll_interval=_poll(push_only)
+            )
+
+        async with stream_factory(build) as factory:
+            yield factory
 
 
 class TestValkeyStreams(StreamStoreConformance):
+    """A ``valkey.asyncio`` client with ``decode_responses=True``, passed in (never closed by
+    the store: the factory closes it)."""
+
     push = True
     capabilities = CAPS
+    expiry = "native"
 
     @pytest.fixture
     async def make_store(self, redis_url: str, prefix: str) -> AsyncIterator[StreamStoreFactory]:
-        factory, close_all = _stream_factory(
-            lambda: valkey.asyncio.from_url(  # type: ignore[no-untyped-call,unused-ignore]
-                redis_url, decode_responses=True
-            ),
-            prefix,
-        )
-        yield factory
-        await close_all()
+        async def build(ttl: float, push_only: bool) -> tuple[StreamStore, Any]:
+            client = valkey.asyncio.from_url(redis_url, decode_responses=True)  # type: ignore[no-untyped-call,unused-ignore]
+            store = RedisStreamStore(client, prefix=prefix, ttl=ttl, poll_interval=_poll(push_only))
+            return store, client.aclose
+
+        async with stream_factory(build) as factory:
+            yield factory
 
 
 class TestMinimalClientStreams(StreamStoreConformance):
-    """A client with only the seed's methods plus eval/evalsha: the store polls."""
+    """A client with only the seed's methods plus eval/evalsha: no pub/sub and no MGET, so each
+    follower polls every ``poll_interval``."""
 
     push = False
     capabilities = CAPS
+    expiry = "native"
 
     @pytest.fixture
     async def make_store(self, redis_url: str, prefix: str) -> AsyncIterator[StreamStoreFactory]:
-        opened: list[tuple[RedisStreamStore, MinimalClient]] = []
-
-        async def factory(*, ttl: float = 300.0, push_only: bool = False) -> StreamStore:
+        async def build(ttl: float, push_only: bool) -> tuple[StreamStore, Any]:
             client = MinimalClient(redis_url)
             store = RedisStreamStore(client, prefix=prefix, ttl=ttl, poll_interval=0.02)
             assert not store.push
-            opened.append((store, client))
-            return store
+            return store, client.aclose
 
-        yield factory
-        for store, client in opened:
-            await store.aclose()
-            await client.aclose()
-
-
-@pytest.fixture
-async def cluster_prefix(redis_cluster: str) -> AsyncIterator[str]:
-    value = f"aibind-test:{uuid.uuid4().hex}"
-    yield value
-    client = RedisCluster.from_url(redis_cluster)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{value}*", count=1000)]
-        for key in keys:
-            await client.delete(key)
-    finally:
-        await client.aclose()
+        async with stream_factory(build) as factory:
+            yield factory
 
 
 class TestClusterStreams(StreamStoreConformance):
+    """``from_url(...?cluster=true)`` on a three-master cluster: hash tags, sharded pub/sub, a
+    bounded cluster client."""
+
     push = CLUSTER_PUSH
     capabilities = CAPS
+    expiry = "native"
 
     @pytest.fixture
     async def make_store(
         self, redis_cluster: str, cluster_prefix: str
     ) -> AsyncIterator[StreamStoreFactory]:
-        factory, close_all = _stream_factory(
-            lambda: RedisCluster.from_url(redis_cluster), cluster_prefix, cluster=True
-        )
-        yield factory
-        await close_all()
+        async def build(ttl: float, push_only: bool) -> StreamStore:
+            return RedisStreamStore.from_url(
+                f"{redis_cluster}?cluster=true",
+                prefix=cluster_prefix,
+                ttl=ttl,
+                poll_interval=_poll(push_only),
+            )
+
+        async with stream_factory(build) as factory:
+            yield factory
 
 
 class _Raw:
@@ -151,27 +130,6 @@ class _Raw:
 
 
 class _ConversationFixtures(ConversationStoreConformance):
-    """Conversation conformance through the client that ``new_client`` opens."""
-
-    @staticmethod
-    def new_client(url: str) -> Any:
-        return redis.asyncio.from_url(url)
-
-    @pytest.fixture
-    async def make_store(
-        self, redis_url: str, prefix: str
-    ) -> AsyncIterator[ConversationStoreFactory]:
-        clients: list[Any] = []
-
-        async def factory(*, ttl: float = 1800.0) -> ConversationStore:
-            client = self.new_client(redis_url)
-            clients.append(client)
-            return RedisConversationStore(client, prefix=prefix, ttl=ttl)
-
-        yield factory
-        for client in clients:
-            await _close(client)
-
     @pytest.fixture
     async def raw(self, redis_url: str, prefix: str) -> AsyncIterator[RawConversations]:
         client = redis.asyncio.from_url(redis_url)
@@ -180,10 +138,29 @@ class _ConversationFixtures(ConversationStoreConformance):
 
 
 class TestRedisPyConversations(_ConversationFixtures):
-    pass
+    """``RedisConversationStore.from_url``."""
+
+    @pytest.fixture
+    async def make_store(
+        self, redis_url: str, prefix: str
+    ) -> AsyncIterator[ConversationStoreFactory]:
+        async def build(ttl: float) -> ConversationStore:
+            return RedisConversationStore.from_url(redis_url, prefix=prefix, ttl=ttl)
+
+        async with conversation_factory(build) as factory:
+            yield factory
 
 
 class TestValkeyConversations(_ConversationFixtures):
-    @staticmethod
-    def new_client(url: str) -> Any:
-        return valkey.asyncio.from_url(url, decode_responses=True)  # type: ignore[no-untyped-call,unused-ignore]
+    """A valkey client passed in."""
+
+    @pytest.fixture
+    async def make_store(
+        self, redis_url: str, prefix: str
+    ) -> AsyncIterator[ConversationStoreFactory]:
+        async def build(ttl: float) -> tuple[ConversationStore, Any]:
+            client = valkey.asyncio.from_url(redis_url, decode_responses=True)  # type: ignore[no-untyped-call,unused-ignore]
+            return RedisConversationStore(client, prefix=prefix, ttl=ttl), client.aclose
+
+        async with conversation_factory(build) as factory:
+            yield factory

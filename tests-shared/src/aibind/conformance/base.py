@@ -181,7 +181,12 @@ async def within(awaitable: Awaitable[T], seconds: float = WAIT) -> T:
     re-raised as it is, not mistaken for a hang.
     """
     task = asyncio.ensure_future(awaitable)
-    done, _ = await asyncio.wait({task}, timeout=seconds)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()  # cancelling within(...) cancels what it awaits, as wait_for did
+        await asyncio.wait({task})
+        raise
     if not done:
         task.cancel()
         await asyncio.wait({task})

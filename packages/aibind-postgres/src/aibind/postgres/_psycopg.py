@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import inspect
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aibind.core.errors import MissingDriverError
+from aibind.core.kit import keep_cancellation
 from aibind.postgres._errors import connect_error
 from aibind.postgres._idents import quote_identifier
 from aibind.postgres._locks import connection_lock
@@ -63,7 +64,7 @@ class PsycopgClient:
         the driver's errors unchanged."""
         if sys.version_info >= (3, 12):
             return await self._query(sql, params)
-        return await _keep_cancellation(self._query(sql, params))
+        return await keep_cancellation(self._query(sql, params))
 
     async def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         target = self.target
@@ -116,41 +117,6 @@ class PsycopgClient:
             await listen.close()
             raise
         return listen
-
-
-T = TypeVar("T")
-
-
-async def _keep_cancellation(call: Coroutine[Any, Any, T]) -> T:
-    """Await ``call`` without losing the caller's cancellation (Python < 3.12).
-
-    psycopg_pool waits for a free connection, and older psycopg (3.2.1, our floor) for the server's
-    answer, with ``asyncio.wait_for``, which before Python 3.12 returns normally when the
-    awaited thing completes in the same loop iteration as the caller's ``cancel()``: the
-    caller then runs on (a cancelled follower that never ends, issue #7 item 17). Python 3.11
-    tells by the task's ``cancelling()`` count, and the cancellation is raised after the call;
-    3.10 awaits the call in a task of its own through ``asyncio.wait``, which never swallows the
-    caller's cancellation, and cancels that task (its connection goes back to the pool)."""
-    if sys.version_info >= (3, 11):
-        task = asyncio.current_task()
-        before = task.cancelling() if task is not None else 0
-        result = await call
-        if task is not None and task.cancelling() > before:
-            raise asyncio.CancelledError  # requested during the call, then swallowed
-        return result
-    inner = asyncio.ensure_future(call)
-    try:
-        await asyncio.wait([inner])
-    except asyncio.CancelledError:
-        inner.cancel()
-        inner.add_done_callback(_retrieved)  # its outcome concerns nobody any more
-        raise
-    return inner.result()
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 async def _resolve(value: Any) -> Any:

@@ -1,9 +1,14 @@
-"""The smallest client interface the Redis stores need, and helpers to classify driver errors.
+"""The smallest client interface the Redis stores need (:class:`RedisClient`).
 
 :class:`RedisClient` is the Python spelling of the npm ``@aibind/redis`` ``RedisClient``
 interface (eight methods) plus ``eval``/``evalsha`` for the Lua scripts. ``redis.asyncio.Redis``,
 ``redis.asyncio.cluster.RedisCluster``, ``valkey.asyncio.Valkey`` and the Upstash async client all
 satisfy it as they are; so does any small class forwarding these methods.
+
+Beyond the protocol, a store uses what the client offers: ``mget`` (or a cluster ``pipeline``)
+for its sweep, one round trip for every followed stream (without it each follower polls);
+``pubsub()`` for push; and a redis-py/valkey connection pool (or cluster routing) to send writes
+exactly once, with no driver retry re-sending them.
 """
 
 from __future__ import annotations
@@ -11,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, Protocol, runtime_checkable
 
-from aibind.core.errors import AibindError
-
-__all__ = ["RedisBackendError", "RedisClient", "is_cluster_client", "is_noscript_error"]
+__all__ = ["RedisClient"]
 
 
 @runtime_checkable
@@ -67,21 +70,3 @@ class RedisClient(Protocol):
         """``EVALSHA sha numkeys key... arg...``; raises a ``NOSCRIPT`` error when the server
         does not hold the script."""
         ...
-
-
-class RedisBackendError(AibindError):
-    """A Redis command failed (connection lost, server error). The driver's exception is
-    chained as ``__cause__``. Raised by the stores and by
-    :class:`~aibind.redis.transport.RedisStreamTransport` instead of leaking driver errors."""
-
-
-def is_noscript_error(exc: BaseException) -> bool:
-    """``True`` if ``exc`` is the server's ``NOSCRIPT`` reply (after ``SCRIPT FLUSH``, a restart
-    or a failover), whichever driver raised it."""
-    return type(exc).__name__ == "NoScriptError" or str(exc).startswith("NOSCRIPT")
-
-
-def is_cluster_client(client: object) -> bool:
-    """``True`` for a Redis Cluster client (``redis.asyncio.cluster.RedisCluster`` or the
-    valkey equivalent): it routes commands by key slot."""
-    return hasattr(client, "nodes_manager") and hasattr(client, "get_node_from_key")

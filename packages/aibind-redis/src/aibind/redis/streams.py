@@ -1,77 +1,89 @@
 """``RedisStreamStore``: durable streams in Redis, readable and writable by ``@aibind/redis``.
 
-Every write is one Lua script (:mod:`aibind.redis.scripts`): atomic, one round trip, and it
-publishes a wake-up on the stream's channel. Followers listen through one shared driver ``PubSub``
-connection per store (:mod:`aibind.redis.subscriber`); clients without pub/sub are polled.
+Every write is one Lua script (:mod:`aibind.redis._scripts`): atomic, one round trip, sent
+exactly once, and it publishes a wake-up on the stream's channel. Followers listen through one
+shared driver ``PubSub`` connection per store (per master node in cluster mode;
+:mod:`aibind.redis._subscriber`); behind it one sweep per store reads the status keys of every
+followed stream in one round trip each ``poll_interval``, for writers that do not publish (the
+npm package). Every public method comes from :class:`aibind.core.kit.StreamStoreBase`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
-from aibind.core.errors import (
-    AibindError,
-    CorruptDataError,
-    StoreClosedError,
-    StreamExistsError,
-    StreamNotActiveError,
-    StreamNotFoundError,
-)
-from aibind.core.follow import follow
+from aibind.core.errors import CorruptDataError, StreamNotActiveError, StreamNotFoundError
 from aibind.core.jsjson import dumps as js_dumps
-from aibind.core.notify import Notifier
-from aibind.core.types import StreamChunk, StreamStatus
-from aibind.core.validation import (
-    check_after_seq,
-    check_chunk,
-    check_chunks,
-    check_error_message,
-    check_id,
-    check_interval,
-    check_ttl,
+from aibind.core.kit import (
+    ClientOpener,
+    Parser,
+    StreamStoreBase,
+    as_text,
+    keep_cancellation,
+    parse_float,
+    parse_optional_float,
+    parse_str,
 )
-from aibind.redis import scripts
-from aibind.redis.client import RedisBackendError, RedisClient
-from aibind.redis.codec import is_connection_error, parse_status, text
-from aibind.redis.connect import close_client, open_client
-from aibind.redis.keys import StreamKeys, check_prefix, ttl_args
-from aibind.redis.pubsub_route import pubsub_route
-from aibind.redis.subscriber import Subscriber
+from aibind.core.notify import Notifier
+from aibind.core.types import StreamChunk, StreamState, StreamStatus
+from aibind.redis import _scripts as scripts
+from aibind.redis._codec import parse_chunks, parse_status
+from aibind.redis._connect import REDIS_CLIENT
+from aibind.redis._errors import translate
+from aibind.redis._keys import StreamKeys, check_prefix, check_redis_ttl, ttl_args
+from aibind.redis._once import is_cluster_client, prepare_cluster
+from aibind.redis._pubsub_route import pubsub_route
+from aibind.redis._subscriber import Subscriber
+from aibind.redis.client import RedisClient
 
 __all__ = ["RedisStreamStore"]
 
-PAGE = 1000
-"""Chunks fetched per round trip while replaying."""
+_MGET_BATCH = 1000
+"""Status keys per ``MGET`` of one sweep (all batches go in one pipeline)."""
 
-READ_RETRIES = 5
-"""How often a follower retries a read after a lost connection (reads are idempotent)."""
+T = TypeVar("T")
 
 
-class RedisStreamStore:
+class RedisStreamStore(StreamStoreBase):
     """A :class:`~aibind.core.protocols.StreamStore` on Redis (or Valkey), with the optional
     ``append_many`` and ``delete``. Key schema of the npm ``@aibind/redis`` package.
+
+    Open it on your client, or with :meth:`from_url` (``redis://``, ``rediss://``,
+    ``unix://``; query options ``prefix``, ``ttl``, ``poll_interval``, ``cluster``,
+    ``max_connections``, ``pool_timeout`` and redis-py's own), which opens a client on a
+    bounded blocking pool that the store closes in :meth:`aclose`.
 
     Args:
         client: an asyncio client (``redis.asyncio.Redis``, ``RedisCluster``,
             ``valkey.asyncio.Valkey``, Upstash, or anything satisfying
-            :class:`~aibind.redis.client.RedisClient`). Never closed by the store.
+            :class:`~aibind.redis.RedisClient`). Never closed by the store.
         prefix: key prefix (default ``"aibind:stream"``, as npm).
-        ttl: seconds a stream's keys live after their last write (default 300, as npm);
-            whole seconds are written with ``EX``, fractions with ``PX`` in milliseconds.
-            Followers of a stream idle this long end with ``StreamExpiredError``.
-        poll_interval: seconds between polls for clients without pub/sub (default 0.05, the
-            npm ``pollIntervalMs: 50``). With pub/sub, followers are woken by messages and do
-            not poll. ``None`` never polls (refused for a client that cannot subscribe).
+        ttl: seconds a stream's keys live after their last write (default 300, as npm), at
+            most :data:`~aibind.redis._keys.MAX_TTL`; whole seconds are written with ``EX``,
+            fractions with ``PX`` in milliseconds. Followers of a stream idle this long end
+            with ``StreamExpiredError``.
+        poll_interval: seconds between the store's sweeps (default 0.05, the npm
+            ``pollIntervalMs: 50``): one ``MGET`` of the status keys of every followed stream
+            (one pipeline per node in cluster mode), waking the followers of a stream written
+            by a process that does not publish. A client without ``mget`` makes each follower
+            poll at this interval instead. ``None`` turns the sweep off (push only; refused for
+            a client without pub/sub).
         cluster: put each stream's keys in one hash slot (``{prefix}:{{id}}:status``) and use
-            sharded pub/sub (``SPUBLISH``/``SSUBSCRIBE``, Redis 7+) for Redis Cluster.
+            sharded pub/sub (``SPUBLISH``/``SSUBSCRIBE``, Redis 7+). ``None`` (default): on
+            for a cluster client, off otherwise.
 
     Raises:
-        TypeError, ValueError: a malformed option, or ``poll_interval=None`` with a client
-            that has no pub/sub.
+        TypeError, ValueError: a malformed option; ``cluster=False`` with a cluster client;
+            ``poll_interval=None`` with a client that has no pub/sub.
     """
+
+    _client_opener: ClassVar[ClientOpener] = REDIS_CLIENT
+    _url_options: ClassVar[Mapping[str, Parser]] = {
+        "prefix": parse_str,
+        "ttl": parse_float,
+        "poll_interval": parse_optional_float,
+    }
 
     def __init__(
         self,
@@ -80,236 +92,170 @@ class RedisStreamStore:
         prefix: str = "aibind:stream",
         ttl: float = 300.0,
         poll_interval: float | None = 0.05,
-        cluster: bool = False,
+        cluster: bool | None = None,
     ) -> None:
+        ttl = check_redis_ttl(ttl)
+        cluster_client = is_cluster_client(client)
+        if cluster is None:
+            cluster = cluster_client
+        elif not isinstance(cluster, bool):
+            raise TypeError(f"cluster must be a bool or None, not {type(cluster).__name__}")
+        elif cluster_client and not cluster:
+            raise ValueError("a Redis Cluster client needs cluster=True (or None)")
         self.prefix = check_prefix(prefix, cluster=cluster)
-        self.ttl = check_ttl(ttl)
-        self.poll_interval = None if poll_interval is None else check_interval(poll_interval)
-        self.cluster = bool(cluster)
-        self._client = client
-        self._keys = StreamKeys(self.prefix, self.cluster)
+        self.cluster = cluster
+        super().__init__(
+            ttl=ttl,
+            poll_interval=poll_interval,
+            notifier=Notifier(on_first=self._on_first, on_last=self._on_last),
+        )
+        self._client: Any = client
+        self._keys = StreamKeys(self.prefix, cluster)
         self._ttl_args = ttl_args(self.ttl)
-        self._publish = "SPUBLISH" if self.cluster else "PUBLISH"
-        self._closed = False
-        self._owned = False
-        route = pubsub_route(client, sharded=self.cluster)
+        self._publish = "SPUBLISH" if cluster else "PUBLISH"
+        route = pubsub_route(client, sharded=cluster)
         if route is None and self.poll_interval is None:
             raise ValueError(
                 "poll_interval=None needs a client with pub/sub (this one has none; "
-                "cluster=True needs redis-py>=8 for asyncio sharded pub/sub)"
+                "cluster mode needs redis-py>=8 for asyncio sharded pub/sub)"
             )
-        self._notifier = Notifier(on_first=self._on_first, on_last=self._on_last)
-        self._subscriber = (
-            Subscriber(route, self._notifier, sharded=self.cluster) if route else None
-        )
+        self._subscriber = Subscriber(route, self._notifier, sharded=cluster) if route else None
 
     @property
     def push(self) -> bool:
-        """``True`` if followers are woken through pub/sub, ``False`` if they poll."""
+        """``True`` if followers are woken through pub/sub (else only by the sweep/polling)."""
         return self._subscriber is not None
 
     @property
     def client(self) -> RedisClient:
         """The client the store sends its commands through."""
-        return self._client
+        return self._client  # type: ignore[no-any-return]
 
-    @property
-    def subscriber(self) -> Subscriber | None:
-        """The shared pub/sub subscriber, or ``None`` when polling."""
-        return self._subscriber
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        await prepare_cluster(self._client)
+
+    async def _close(self) -> None:
+        await super()._close()
+        if self._subscriber is not None:
+            await self._subscriber.close()
+
+    def _translate(self, exc: Exception) -> Any:
+        return translate(exc)
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        return await keep_cancellation(super()._call(awaitable))
 
     async def _on_first(self, stream_id: str) -> None:
         if self._subscriber is not None:
+            self._check_open()
             await self._subscriber.subscribe(stream_id, self._keys.channel(stream_id))
 
     async def _on_last(self, stream_id: str) -> None:
         if self._subscriber is not None:
             await self._subscriber.unsubscribe(self._keys.channel(stream_id))
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError("the RedisStreamStore is closed")
+    # ---- storage hooks -------------------------------------------------------------------
 
-    async def _script(self, script: scripts.Script, stream_id: str, *args: Any) -> Any:
-        self._check_open()
+    async def _script(self, script: scripts.Script, verb: str, stream_id: str, *args: Any) -> Any:
         keys = [self._keys.status(stream_id), self._keys.chunks(stream_id)]
         unit, amount = self._ttl_args
         argv = [unit, amount, self._keys.channel(stream_id), self._publish, *args]
         try:
-            result = await script.run(self._client, keys, argv)
-        except AibindError:
-            raise
+            return await script.run(self._client, keys, argv)
         except Exception as exc:
-            raise RedisBackendError(f"Redis script failed for {stream_id!r}: {exc}") from exc
-        self._notifier.notify(stream_id)
-        return result
+            raise translate(exc, f"{verb} {stream_id!r}") from exc
 
     def _check_code(self, stream_id: str, reply: Any) -> int:
         code = int(reply[0])
         if code == -1:
             raise StreamNotFoundError(stream_id)
         if code == -2:
-            raise StreamNotActiveError(stream_id, text(reply[1]))
+            raise StreamNotActiveError(stream_id, as_text(reply[1], "state"))
         if code == -3:
             raise CorruptDataError(f"{self._keys.status(stream_id)}: corrupt stream status")
+        if code == -4:
+            raise CorruptDataError(
+                f"stream {stream_id!r}: {self._keys.chunks(stream_id)} holds {int(reply[2])} "
+                f"chunks but its status counts totalChunks={int(reply[1])} (the list was "
+                "evicted or deleted); nothing is renumbered"
+            )
         return code
 
-    async def create(self, stream_id: str) -> None:
-        """Create an empty active stream (``SET status ... EX ttl`` if absent, atomically).
+    async def _create(self, stream_id: str) -> bool:
+        return bool(int(await self._script(scripts.CREATE, "create", stream_id)))
 
-        Raises:
-            StreamExistsError: the id is taken (whatever its state).
-            RedisBackendError: the command failed.
-        """
-        check_id(stream_id)
-        if not await self._script(scripts.CREATE, stream_id):
-            raise StreamExistsError(stream_id)
-
-    async def append(self, stream_id: str, chunk: str) -> int:
-        """Append one chunk and return its 1-based seq (``RPUSH``, ``totalChunks`` update, TTL
-        refresh of both keys and a notification, in one script).
-
-        Raises:
-            StreamNotFoundError: no such stream (or it expired).
-            StreamNotActiveError: the stream is already terminal.
-            CorruptDataError: the stored status is not what this package writes.
-            RedisBackendError: the server or the connection failed.
-        """
-        check_id(stream_id)
-        check_chunk(chunk)
-        return self._check_code(stream_id, await self._script(scripts.APPEND, stream_id, chunk))
-
-    async def append_many(self, stream_id: str, chunks: Sequence[str]) -> int:
-        """Append ``chunks`` in order in one script call; returns the last seq (the current
-        ``total_chunks`` for an empty sequence). Raises as :meth:`append`."""
-        check_id(stream_id)
-        items = check_chunks(chunks)
-        reply = await self._script(scripts.APPEND, stream_id, *items)
+    async def _append(self, stream_id: str, chunks: list[str]) -> int:
+        reply = await self._script(scripts.APPEND, "append to", stream_id, *chunks)
         return self._check_code(stream_id, reply)
 
-    async def get_status(self, stream_id: str) -> StreamStatus | None:
-        """The stream's status (``GET {prefix}:{id}:status``), or ``None`` if absent/expired.
-
-        Raises:
-            CorruptDataError: the stored status is not the npm JSON shape.
-            RedisBackendError: the command failed.
-        """
-        check_id(stream_id)
-        self._check_open()
+    async def _get_status(self, stream_id: str) -> StreamStatus | None:
         key = self._keys.status(stream_id)
         try:
             raw = await self._client.get(key)
         except Exception as exc:
-            raise RedisBackendError(f"GET {key!r} failed: {exc}") from exc
+            raise translate(exc, f"GET {key!r}") from exc
         return None if raw is None else parse_status(raw, key)
 
-    async def _finish(self, stream_id: str, state: str, error: str | None) -> None:
+    async def _finish(self, stream_id: str, state: StreamState, error: str | None) -> None:
         err = js_dumps(error) if error is not None else ""
-        self._check_code(stream_id, await self._script(scripts.FINISH, stream_id, state, err))
+        reply = await self._script(scripts.FINISH, f"mark {state}", stream_id, state, err)
+        self._check_code(stream_id, reply)
 
-    async def stop(self, stream_id: str) -> None:
-        """Mark an active stream ``stopped``; a no-op if terminal. Raises
-        :class:`StreamNotFoundError` for an unknown stream."""
-        await self._finish(check_id(stream_id), "stopped", None)
-
-    async def complete(self, stream_id: str) -> None:
-        """Mark an active stream ``done``; a no-op if terminal. Raises
-        :class:`StreamNotFoundError` for an unknown stream."""
-        await self._finish(check_id(stream_id), "done", None)
-
-    async def fail(self, stream_id: str, error: str) -> None:
-        """Mark an active stream ``error`` with message ``error`` (stored as the status's
-        ``"error"`` field); a no-op if terminal. Raises :class:`StreamNotFoundError`."""
-        check_id(stream_id)
-        await self._finish(stream_id, "error", check_error_message(error))
-
-    async def delete(self, stream_id: str) -> None:
-        """Delete the stream's keys (``DEL``); a no-op if absent. Followers end with
-        :class:`~aibind.core.errors.StreamExpiredError`."""
-        check_id(stream_id)
-        await self._script(scripts.DELETE, stream_id)
-
-    async def _fetch(self, stream_id: str, after: int) -> tuple[StreamStatus | None, list[Any]]:
-        self._check_open()
+    async def _fetch(
+        self, stream_id: str, after: int, limit: int
+    ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
         keys = [self._keys.status(stream_id), self._keys.chunks(stream_id)]
-        for attempt in range(READ_RETRIES + 1):
-            try:
-                reply = await scripts.READ.run(self._client, keys, [after, PAGE])
-                break
-            except Exception as exc:
-                if attempt == READ_RETRIES or not is_connection_error(exc):
-                    raise RedisBackendError(f"reading {stream_id!r} failed: {exc}") from exc
-                await asyncio.sleep(0.05 * 2**attempt)
+        try:
+            reply = await scripts.READ.run(self._client, keys, [after, limit])
+        except Exception as exc:
+            raise translate(exc, f"read {stream_id!r}") from exc
         if not reply or reply[0] is None:
             return None, []
         status = parse_status(reply[0], keys[0])
-        data = reply[1] if len(reply) > 1 else []
-        return status, [StreamChunk(after + i + 1, text(d)) for i, d in enumerate(data)]
+        length = int(reply[2]) if len(reply) > 2 else None
+        if length is not None and length < status.total_chunks:
+            raise CorruptDataError(
+                f"stream {stream_id!r}: {keys[1]} holds {length} chunks but its status counts "
+                f"totalChunks={status.total_chunks} (the list was evicted or deleted)"
+            )
+        return status, parse_chunks(reply[1] if len(reply) > 1 else [], after, keys[1])
 
-    async def read_from(self, stream_id: str, after_seq: int = 0) -> AsyncIterator[StreamChunk]:
-        """Yield chunks with ``seq > after_seq`` (pages of :data:`PAGE`, status and chunks read
-        atomically by one script), then follow live until the stream is terminal.
+    async def _delete(self, stream_id: str) -> None:
+        await self._script(scripts.DELETE, "delete", stream_id)
 
-        Raises:
-            StreamNotFoundError: unknown stream.
-            StreamExpiredError: no chunk for ``ttl`` seconds while active, or deleted/expired.
-            RedisBackendError: the server stayed unreachable through :data:`READ_RETRIES`.
-        """
-        check_id(stream_id)
-        check_after_seq(after_seq)
-        self._keys.status(stream_id)  # cluster-mode id check before any I/O
-        self._check_open()
-        poll = None if self._subscriber is not None else self.poll_interval
+    def _can_sweep(self) -> bool:
+        return callable(getattr(self._client, "mget", None)) or (
+            self.cluster and callable(getattr(self._client, "pipeline", None))
+        )
 
-        async def fetch(after: int) -> tuple[StreamStatus | None, list[StreamChunk]]:
-            return await self._fetch(stream_id, after)
+    async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
+        """The raw status value of each followed stream that exists: one ``MGET`` round trip
+        (batches of 1,000 keys in one pipeline), or in cluster mode one pipeline of ``GET``s,
+        which redis-py sends as one batch per node."""
+        keys = [self._keys.status(i) for i in stream_ids]
+        values = await keep_cancellation(self._status_values(keys))
+        return {
+            sid: bytes(v) if isinstance(v, (bytearray, memoryview)) else v
+            for sid, v in zip(stream_ids, values, strict=False)
+            if v is not None
+        }
 
-        async with await self._notifier.subscribe(stream_id) as sub:
-            if self._subscriber is not None:  # a later follower: wait for the first's SUBSCRIBE
-                await self._subscriber.confirmed(self._keys.channel(stream_id))
-            async for chunk in follow(
-                stream_id, after_seq, fetch=fetch, wait=sub.wait, ttl=self.ttl, poll_interval=poll
-            ):
-                yield chunk
-
-    async def aclose(self) -> None:
-        """Close the subscriber connection(s), and the client if the store opened it
-        (:meth:`from_url`). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._subscriber is not None:
-            await self._subscriber.close()
-        if self._owned:
-            await close_client(self._client)
-
-    async def __aenter__(self) -> RedisStreamStore:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    @classmethod
-    @asynccontextmanager
-    async def from_url(
-        cls, url: str, *, cluster: bool = False, **options: Any
-    ) -> AsyncIterator[RedisStreamStore]:
-        """Open a client for ``url`` (``redis://``, ``rediss://``, ``unix://``; with
-        ``cluster=True`` a ``RedisCluster``) and yield a store on it; both are closed on exit.
-
-        Args:
-            url: the server URL.
-            cluster: as in the constructor.
-            options: ``prefix``, ``ttl``, ``poll_interval``.
-        """
-        client = open_client(url, cluster=cluster)
-        try:
-            store = cls(client, cluster=cluster, **options)
-        except BaseException:
-            await close_client(client)
-            raise
-        store._owned = True
-        try:
-            yield store
-        finally:
-            await store.aclose()
+    async def _status_values(self, keys: list[str]) -> list[Any]:
+        client = self._client
+        if self.cluster or (
+            len(keys) > _MGET_BATCH and callable(getattr(client, "pipeline", None))
+        ):
+            pipe = client.pipeline()
+            if self.cluster:
+                for key in keys:
+                    pipe.get(key)
+                return list(await pipe.execute())
+            for start in range(0, len(keys), _MGET_BATCH):
+                pipe.mget(keys[start : start + _MGET_BATCH])
+            return [v for batch in await pipe.execute() for v in batch]
+        values: list[Any] = []
+        for start in range(0, len(keys), _MGET_BATCH):
+            values.extend(await client.mget(keys[start : start + _MGET_BATCH]))
+        return values

@@ -17,7 +17,8 @@ docs/contributing-a-backend.md):
 * **One poll policy** — :class:`Sweeper`: one safety sweep per store every ``poll_interval``,
   one round trip however many followers, for writers that do not notify.
 * **One error model** — backends translate driver exceptions by type with
-  :func:`loaded_types` and :func:`backend_error` into :mod:`aibind.core.errors`.
+  :func:`loaded_types` and :func:`backend_error` into :mod:`aibind.core.errors`, and wrap
+  driver calls in :func:`keep_cancellation` so a cancelled caller stays cancelled.
 * **One URL syntax** — :class:`ClientOpener`, :func:`store_from_url`, :func:`open_pair`,
   :func:`split_url_options` and the ``parse_*`` option parsers.
 * **Values** — :func:`make_status`, :func:`as_text`, :func:`now_ms`, :func:`ttl_ms`, and
@@ -29,6 +30,7 @@ The pieces ``read_from`` is built from stay in their own modules: :mod:`aibind.c
 
 from __future__ import annotations
 
+from aibind.core.kit._cancel import keep_cancellation
 from aibind.core.kit._chunks import chunks_from_rows
 from aibind.core.kit._coalesce import Coalescer, Outcome
 from aibind.core.kit._conversations import ConversationStoreBase
@@ -65,6 +67,7 @@ __all__ = [
     "backend_error",
     "chunks_from_rows",
     "describe",
+    "keep_cancellation",
     "loaded_types",
     "make_status",
     "now_ms",

@@ -107,7 +107,11 @@ class Sweeper:
             except Exception as exc:  # no watching: the interval alone applies
                 _log.debug("aibind sweep: cannot watch for changes: %r", exc)
         try:
-            while True:
+            # Not ``while True``: a probe may swallow the cancellation of aclose() (drivers
+            # awaiting asyncio.wait_for on Python < 3.12, e.g. redis-py 8's socket timeout,
+            # return the result when it lands together with the cancel), so the loop also
+            # ends on the closed flag instead of sweeping on forever.
+            while not self._closed:
                 await self._pause()
                 ids = list(self._streams())
                 if not ids:

@@ -1,12 +1,13 @@
-"""The shared pub/sub subscriber of a :class:`~aibind.redis.streams.RedisStreamStore`.
+"""The shared pub/sub subscriber of a :class:`~aibind.redis.RedisStreamStore`.
 
 It talks to Redis only through the driver's own ``PubSub`` objects
-(:mod:`aibind.redis.pubsub_route`): one per store (one per master node in cluster mode, where
+(:mod:`aibind.redis._pubsub_route`): one per store (one per master node in cluster mode, where
 sharded channels live on the node owning their slot), however many followers there are. The
 store's :class:`~aibind.core.notify.Notifier` calls :meth:`Subscriber.subscribe` for a
 stream's first follower and :meth:`Subscriber.unsubscribe` after its last; a message on a
 stream's channel wakes its followers. ``subscribe`` returns only once the server confirmed the
-subscription, so a follower that subscribes before reading misses nothing.
+subscription, so a follower that subscribes before reading misses nothing. A ``subscribe`` that
+is cancelled (the follower's client went away) or fails leaves the channel unsubscribed.
 
 When the connection drops and the driver cannot restore it by itself, the subscriber closes the
 ``PubSub``, waits (backoff 0.05 s doubling to 1 s), re-subscribes every channel on a fresh
@@ -21,11 +22,11 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aibind.core.errors import StoreClosedError
+from aibind.core.errors import BackendTimeoutError, StoreClosedError
+from aibind.core.kit import as_text
 from aibind.core.notify import Notifier
-from aibind.redis.client import RedisBackendError
-from aibind.redis.codec import text
-from aibind.redis.pubsub_route import Route, Server
+from aibind.redis._errors import driver_types, translate
+from aibind.redis._pubsub_route import Route, Server
 
 __all__ = ["CONFIRM_TIMEOUT", "Subscriber"]
 
@@ -33,8 +34,8 @@ CONFIRM_TIMEOUT = 10.0
 """Seconds to wait for the server to confirm a subscription."""
 
 
-def _is_error_reply(exc: BaseException) -> bool:
-    return any(c.__name__ == "ResponseError" for c in type(exc).__mro__)
+def _text(value: Any) -> str:
+    return as_text(value, "pub/sub message") if value is not None else ""
 
 
 class _Link:
@@ -42,7 +43,7 @@ class _Link:
 
     def __init__(self, owner: Subscriber, server: Server) -> None:
         self.owner = owner
-        self.pubsub, self.own_client = server.open()
+        self.pubsub, self.close_own = server.open()
         self.channels: set[str] = set()
         self.sent: set[str] = set()  # channels subscribed on the current connection
         self.leaving: set[str] = set()  # unsubscribed, confirmation not read yet
@@ -52,6 +53,7 @@ class _Link:
         self.lock = asyncio.Lock()
         self.resync = False
         self.closed = False
+        self.cleanups: set[asyncio.Task[None]] = set()
         self.task = asyncio.create_task(self._run(), name=f"aibind-redis-sub-{server.name}")
 
     async def _send(self, *channels: str) -> None:
@@ -75,6 +77,7 @@ class _Link:
     async def _run(self) -> None:
         backoff = 0.05
         reconnected = False
+        error_reply = driver_types("ResponseError")
         while not self.closed:
             await self.wanted.wait()
             try:
@@ -85,9 +88,7 @@ class _Link:
                 while True:
                     try:
                         msg = await self.pubsub.get_message(timeout=None)
-                    except Exception as exc:
-                        if not _is_error_reply(exc):
-                            raise
+                    except error_reply as exc:
                         self._fail_pending(exc)
                         continue
                     if msg is not None:
@@ -103,14 +104,16 @@ class _Link:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
 
-    def _fail_pending(self, exc: Exception) -> None:
+    def _fail_pending(self, exc: BaseException) -> None:
         for fut in self.pending.values():
             if not fut.done():
-                fut.set_exception(RedisBackendError(f"subscribe failed: {exc}"))
+                error = translate(exc, "SUBSCRIBE")
+                error.__cause__ = exc
+                fut.set_exception(error)
         self.pending.clear()
 
     def _handle(self, msg: dict[str, Any]) -> None:
-        kind, channel = text(msg.get("type")), text(msg.get("channel"))
+        kind, channel = _text(msg.get("type")), _text(msg.get("channel"))
         if kind in ("message", "smessage"):
             self.owner.wake(channel)
         elif kind in ("subscribe", "ssubscribe"):
@@ -133,40 +136,54 @@ class _Link:
             self.sent.discard(channel)
             self.owner.moved(channel)
 
+    async def _confirm(self, channel: str, fut: asyncio.Future[None]) -> None:
+        await self.ready.wait()
+        async with self.lock:
+            if self.ready.is_set() and channel not in self.sent:
+                # A lost connection is the reader's business: it re-subscribes everything.
+                with contextlib.suppress(Exception):
+                    await self._send(channel)
+        await asyncio.shield(fut)
+
     async def subscribe(self, channel: str) -> None:
         loop = asyncio.get_running_loop()
         fut = self.pending.get(channel) or loop.create_future()
         self.pending[channel] = fut
         self.channels.add(channel)
         self.wanted.set()
-
-        async def confirm() -> None:
-            await self.ready.wait()
-            async with self.lock:
-                if self.ready.is_set() and channel not in self.sent:
-                    # A lost connection is the reader's business: it re-subscribes everything.
-                    with contextlib.suppress(Exception):
-                        await self._send(channel)
-            await asyncio.shield(fut)
-
         try:
-            await asyncio.wait_for(confirm(), CONFIRM_TIMEOUT)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            self.channels.discard(channel)
-            self.pending.pop(channel, None)
-            error = RedisBackendError(
-                f"the server did not confirm the subscription to {channel!r} "
-                f"within {CONFIRM_TIMEOUT:g} s"
-            )
+            await asyncio.wait_for(self._confirm(channel, fut), CONFIRM_TIMEOUT)
+        except BaseException as exc:
+            # Cancelled (the follower went away), refused or unconfirmed: leave nothing
+            # subscribed for it, whatever the server already received.
+            if self.pending.get(channel) is fut:
+                del self.pending[channel]
             if not fut.done():
-                fut.set_exception(error)
-                fut.exception()  # retrieved here; other waiters re-raise it
-            raise error from exc
+                fut.cancel()
+            self.channels.discard(channel)
+            self._leave_later(channel)
+            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+                raise BackendTimeoutError(
+                    f"SUBSCRIBE {channel!r}: the server did not confirm within "
+                    f"{CONFIRM_TIMEOUT:g} s ({type(exc).__name__})"
+                ) from exc
+            raise
+
+    def _leave_later(self, channel: str) -> None:
+        if self.closed:
+            return
+        task = asyncio.get_running_loop().create_task(self.unsubscribe(channel))
+        self.cleanups.add(task)
+        task.add_done_callback(self.cleanups.discard)
 
     async def unsubscribe(self, channel: str) -> None:
+        """Unsubscribe ``channel`` unless it is wanted again meanwhile (no confirmation
+        awaited; errors are the reader's business)."""
         self.channels.discard(channel)
         verb = "sunsubscribe" if self.owner.sharded else "unsubscribe"
         async with self.lock:
+            if channel in self.channels or self.closed:
+                return  # a new follower wants it again
             if self.ready.is_set() and channel in self.sent:
                 self.sent.discard(channel)
                 self.leaving.add(channel)
@@ -175,14 +192,15 @@ class _Link:
 
     async def close(self) -> None:
         self.closed = True
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        tasks = [self.task, *self.cleanups]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         with contextlib.suppress(Exception):
             await self.pubsub.aclose()
-        if self.own_client is not None:
-            with contextlib.suppress(Exception):
-                await self.own_client.aclose()
+        await self.close_own()
         for fut in self.pending.values():
             if not fut.done():
                 fut.cancel()
@@ -192,7 +210,7 @@ class Subscriber:
     """Pub/sub wake-ups for one store.
 
     Args:
-        route: ``await route(channel)`` gives the :class:`~aibind.redis.pubsub_route.Server`
+        route: ``await route(channel)`` gives the :class:`~aibind.redis._pubsub_route.Server`
             whose driver ``PubSub`` carries ``channel``.
         notifier: the store's notifier; messages wake its followers.
         sharded: use ``SSUBSCRIBE``/``SUNSUBSCRIBE`` (Redis 7+ sharded pub/sub, cluster mode).
@@ -205,11 +223,16 @@ class Subscriber:
         self._links: dict[str, _Link] = {}
         self._where: dict[str, _Link] = {}
         self._streams: dict[str, str] = {}
+        self._moves: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def connections(self) -> int:
         """How many pub/sub connections the subscriber holds (one per server used)."""
         return len(self._links)
+
+    def channels(self) -> int:
+        """How many channels are subscribed or being subscribed."""
+        return sum(len(link.channels) for link in self._links.values())
 
     def wake(self, channel: str) -> None:
         """Wake the followers of the stream published on ``channel``."""
@@ -221,17 +244,22 @@ class Subscriber:
         """Re-route ``channel`` after the server dropped it; wakes its followers."""
         stream_id = self._streams.get(channel)
         self._where.pop(channel, None)
-        if stream_id is not None:
+        if stream_id is not None and not self._closed:
             self.notifier.notify(stream_id)
-            task = asyncio.ensure_future(self.subscribe(stream_id, channel))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            task = asyncio.get_running_loop().create_task(self._resubscribe(stream_id, channel))
+            self._moves.add(task)
+            task.add_done_callback(self._moves.discard)
+
+    async def _resubscribe(self, stream_id: str, channel: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.subscribe(stream_id, channel)
 
     async def subscribe(self, stream_id: str, channel: str) -> None:
         """Subscribe to ``channel`` (the channel of ``stream_id``); returns once the server has
-        confirmed.
+        confirmed. If cancelled or failed, the channel is left unsubscribed.
 
         Raises:
-            RedisBackendError: the server refused, or did not confirm within
+            BackendError: the server refused, or did not confirm within
                 :data:`CONFIRM_TIMEOUT` seconds, or its node could not be found.
             StoreClosedError: the subscriber is closed.
         """
@@ -240,44 +268,37 @@ class Subscriber:
         try:
             server = await self._route(channel)
         except Exception as exc:
-            raise RedisBackendError(f"cannot find the server for {channel!r}: {exc}") from exc
+            raise translate(exc, f"finding the server of {channel!r}") from exc
         link = self._links.get(server.name)
         if link is None:
             link = self._links[server.name] = _Link(self, server)
         self._streams[channel] = stream_id
         self._where[channel] = link
-        await link.subscribe(channel)
-
-    async def confirmed(self, channel: str) -> None:
-        """Return once ``channel``'s subscription is confirmed (at once if it is, or if it is
-        not subscribed). Followers after a stream's first call this before reading, so none
-        reads before the server delivers its wake-ups.
-
-        Raises:
-            RedisBackendError: the subscription failed.
-            StoreClosedError: the subscriber was closed meanwhile.
-        """
-        link = self._where.get(channel)
-        fut = None if link is None else link.pending.get(channel)
-        if fut is None:
-            return
-        await asyncio.wait([fut])
-        if fut.cancelled():
-            raise StoreClosedError("the store's subscriber is closed")
-        error = fut.exception()
-        if error is not None:
-            raise error
+        try:
+            await link.subscribe(channel)
+        except BaseException:
+            if channel not in link.channels:
+                self._streams.pop(channel, None)
+                self._where.pop(channel, None)
+            raise
 
     async def unsubscribe(self, channel: str) -> None:
-        """Stop listening on ``channel`` (no confirmation awaited)."""
+        """Stop listening on ``channel`` (no confirmation awaited); a no-op once closed."""
+        if self._closed:
+            return
         self._streams.pop(channel, None)
         link = self._where.pop(channel, None)
         if link is not None:
             await link.unsubscribe(channel)
 
     async def close(self) -> None:
-        """Close every ``PubSub`` (and the per-node clients opened for them); idempotent."""
+        """Close every ``PubSub`` (and the clients opened for them); idempotent."""
         self._closed = True
+        for task in list(self._moves):
+            task.cancel()
+        for task in list(self._moves):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         links, self._links = list(self._links.values()), {}
         for link in links:
             await link.close()

@@ -8,10 +8,17 @@ Per stream ``{prefix}:{id}:status`` (a JSON string ``{"state":...,"totalChunks":
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-__all__ = ["StreamKeys", "check_prefix", "ttl_args"]
+from aibind.core.kit import ttl_ms
+from aibind.core.validation import check_ttl
+
+__all__ = ["MAX_TTL", "StreamKeys", "check_prefix", "check_redis_ttl", "ttl_args"]
+
+MAX_TTL = 10**15
+"""Longest TTL the Redis stores accept, in seconds (about 31.7 million years). Redis refuses an
+expiry whose absolute time in milliseconds overflows a signed 64-bit integer (``SET ... EX``
+answers "invalid expire time" at the first write), so a larger TTL is refused up front."""
 
 
 def check_prefix(prefix: object, *, cluster: bool = False) -> str:
@@ -31,13 +38,29 @@ def check_prefix(prefix: object, *, cluster: bool = False) -> str:
     return prefix
 
 
+def check_redis_ttl(value: object, name: str = "ttl") -> float:
+    """Check a TTL in seconds for Redis: a finite number ``> 0`` and at most :data:`MAX_TTL`.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: zero, negative, not finite, or above :data:`MAX_TTL`.
+    """
+    ttl = check_ttl(value, name)
+    if ttl > MAX_TTL:
+        raise ValueError(
+            f"{name} must be at most {MAX_TTL:.0e} seconds (Redis cannot store a later expiry "
+            f"time), got {value!r}"
+        )
+    return ttl
+
+
 def ttl_args(ttl: float) -> tuple[str, int]:
     """The expiry unit and amount for ``SET``/``EXPIRE``: ``("EX", seconds)`` for a whole
-    number of seconds (as the npm package writes), else ``("PX", milliseconds)`` (at least 1),
-    so sub-second TTLs work."""
+    number of seconds (as the npm package writes), else ``("PX", milliseconds)`` (rounded up,
+    at least 1), so sub-second TTLs work."""
     if float(ttl).is_integer():
         return "EX", int(ttl)
-    return "PX", max(1, math.ceil(ttl * 1000))
+    return "PX", ttl_ms(ttl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,24 +75,27 @@ class StreamKeys:
     prefix: str
     cluster: bool = False
 
-    def _base(self, stream_id: str) -> str:
+    def base(self, stream_id: str) -> str:
+        """``{prefix}:{id}``; in cluster mode ``{prefix}:{{id}}``, so the id is the hash tag.
+
+        Redis takes the hash tag from the first ``{`` to the next ``}``; an id starting with
+        ``}`` would give an empty tag (the whole key hashed, a stream's keys in different
+        slots), so in cluster mode an id starting with ``}`` or ``\\`` is written with a
+        ``\\`` in front (``}x`` -> ``{prefix}:{\\}x}``): every id still has its own keys.
+        """
         if self.cluster:
-            if stream_id.startswith("}"):
-                # "{}" would be an empty hash tag: Redis would hash the whole key instead.
-                raise ValueError(
-                    f"stream_id must not start with '}}' in cluster mode: {stream_id!r}"
-                )
-            return f"{self.prefix}:{{{stream_id}}}"
+            tag = "\\" + stream_id if stream_id[:1] in ("}", "\\") else stream_id
+            return f"{self.prefix}:{{{tag}}}"
         return f"{self.prefix}:{stream_id}"
 
     def status(self, stream_id: str) -> str:
         """``{prefix}:{id}:status``."""
-        return f"{self._base(stream_id)}:status"
+        return f"{self.base(stream_id)}:status"
 
     def chunks(self, stream_id: str) -> str:
         """``{prefix}:{id}:chunks``."""
-        return f"{self._base(stream_id)}:chunks"
+        return f"{self.base(stream_id)}:chunks"
 
     def channel(self, stream_id: str) -> str:
         """``{prefix}:{id}:notify``: the pub/sub channel a write publishes to."""
-        return f"{self._base(stream_id)}:notify"
+        return f"{self.base(stream_id)}:notify"

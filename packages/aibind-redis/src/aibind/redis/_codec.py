@@ -1,0 +1,48 @@
+"""Decoding what the Redis stores read: the status JSON of a stream (npm
+``DurableStreamStatus``) and chunk text, through the kit's decoders
+(:func:`aibind.core.kit.make_status`, :func:`aibind.core.kit.as_text`), so undecodable bytes are
+a :class:`~aibind.core.errors.CorruptDataError` naming the key, never a ``UnicodeDecodeError``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aibind.core.errors import CorruptDataError
+from aibind.core.kit import as_text, make_status
+from aibind.core.types import StreamChunk, StreamStatus
+
+__all__ = ["parse_chunks", "parse_status"]
+
+
+def parse_status(raw: Any, key: str) -> StreamStatus:
+    """Parse a ``{prefix}:{id}:status`` value: ``{"state", "totalChunks", "error"?}``.
+
+    Raises:
+        CorruptDataError: not UTF-8, not JSON, not an object, or a field of the wrong type or
+            value; the message names ``key``.
+    """
+    text = as_text(raw, key)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise CorruptDataError(f"{key}: the stream status is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise CorruptDataError(f"{key}: the stream status is not a JSON object")
+    return make_status(key, data.get("state"), data.get("totalChunks"), data.get("error"))
+
+
+def parse_chunks(values: Sequence[Any], after: int, key: str) -> list[StreamChunk]:
+    """The chunks of an ``LRANGE`` reply starting at seq ``after + 1``.
+
+    Raises:
+        CorruptDataError: a chunk is not UTF-8 text; the message names ``key`` and the seq.
+    """
+    chunks = []
+    for seq, value in enumerate(values, after + 1):
+        if isinstance(value, str):
+            chunks.append(StreamChunk(seq, value))
+        else:
+            chunks.append(StreamChunk(seq, as_text(value, f"{key} (seq {seq})")))
+    return chunks
