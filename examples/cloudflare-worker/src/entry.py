@@ -14,7 +14,8 @@ Routes:
 The "model" is a stand-in async generator (no LLM SDK): replace :func:`model` with a call to
 your provider that yields text pieces.
 
-Create the tables once: ``npx wrangler d1 execute aibind --remote --file=schema.sql``.
+Create the tables once: ``npx wrangler d1 execute aibind --remote --file=../../schema/sqlite.sql``
+(the DDL ``aibind schema sqlite`` prints).
 """
 
 from __future__ import annotations

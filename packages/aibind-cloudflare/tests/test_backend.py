@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -177,3 +178,67 @@ async def test_cli_demo_setup_status_and_tail(
     assert "[done, 2 chunks]" in tailed.stderr
     missing = await asyncio.to_thread(_aibind, env, "status", url, "nope")
     assert missing.returncode == 1
+
+
+LIFECYCLE_SCRIPTS = {
+    "async-with": """
+async def main(url, options):
+    async with open_stores(url, stream_options=options) as stores:
+        await use(stores)
+""",
+    "aclose": """
+async def main(url, options):
+    stores = open_stores(url, stream_options=options)
+    await use(stores)
+    await stores.aclose()
+    await stores.aclose()
+""",
+    "never-closed": """
+async def main(url, options):
+    stores = open_stores(url, stream_options=options)
+    await use(stores)
+""",
+}
+
+LIFECYCLE_COMMON = """
+import asyncio, json, sys, time
+from aibind.core import open_stores
+
+async def use(stores):
+    streams = stores.streams
+    await streams.setup()
+    await streams.create("life")
+    await streams.append("life", "x")
+    await streams.complete("life")
+    assert [c.data async for c in streams.read_from("life")] == ["x"]
+    print(time.monotonic(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("shape", sorted(LIFECYCLE_SCRIPTS))
+async def test_process_exits_within_two_seconds_of_its_last_call(
+    standin: StandIn, cloudflare_env: dict[str, str], tables: dict[str, str], shape: str
+) -> None:
+    """Issue #11: ``async with``, ``aclose()``, and a script that never closes its stores all
+    end their process promptly (no thread or task of the D1 client keeps it alive)."""
+    url = f"d1://{standin.account_id}/{standin.database_id}"
+    streams_tables = {k: v for k, v in tables.items() if k in ("chunks_table", "status_table")}
+    script = (
+        LIFECYCLE_COMMON
+        + LIFECYCLE_SCRIPTS[shape]
+        + "\nasyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))\n"
+    )
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script, url, json.dumps(streams_tables)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **cloudflare_env},
+        check=False,
+    )
+    exited = time.monotonic()
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    last_call = float(proc.stdout.split()[-1])
+    assert exited - last_call < 2.0, f"exited {exited - last_call:.2f} s after its last call"

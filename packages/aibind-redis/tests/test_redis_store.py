@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -298,13 +298,31 @@ async def test_many_followers_share_one_subscriber_connection_outside_the_pool(
         await wstore.complete(sid)
     for got in await within(asyncio.gather(*followers)):
         assert got == [StreamChunk(1, "x")]
-    await asyncio.sleep(0.1)
-    numsub = dict(await admin.pubsub_numsub(*(f"{prefix}:{sid}:notify" for sid in sids)))
-    assert all(n == 0 for n in numsub.values()), "channels are unsubscribed after the last follower"
+    channels = [f"{prefix}:{sid}:notify" for sid in sids]
+
+    async def unsubscribed() -> bool:
+        return all(n == 0 for _, n in await admin.pubsub_numsub(*channels))
+
+    # UNSUBSCRIBE and a socket's close reach the server a moment after the call returns.
+    assert await _eventually(unsubscribed), "channels are unsubscribed after the last follower"
     for s in (store, wstore):
         await s.aclose()
-    assert not [c for c in await admin.client_list() if c.get("name") == name], "all closed"
+
+    async def all_closed() -> bool:
+        return not [c for c in await admin.client_list() if c.get("name") == name]
+
+    assert await _eventually(all_closed), "the store's connections are all closed"
     await admin.aclose()
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> bool:
+    """Poll ``check`` until it holds or ``seconds`` pass; return its last answer."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 async def test_minimal_client_polls_and_refuses_push_only(redis_url: str, prefix: str) -> None:

@@ -17,7 +17,11 @@ __all__ = ["StreamStoreLifecycleTests"]
 
 
 class StreamStoreLifecycleTests(StreamStoreFixtures):
-    """Opening and closing a stream store."""
+    """Opening and closing a stream store, and followers that go away."""
+
+    idle_followers: int = 500
+    """How many idle followers :meth:`test_idle_followers_cancelled_at_once_all_end` starts
+    (a web server cancels one per client that disconnects)."""
 
     async def test_store_is_an_async_context_manager(self, store: StreamStore) -> None:
         async with store as entered:
@@ -68,3 +72,32 @@ class StreamStoreLifecycleTests(StreamStoreFixtures):
         with pytest.raises(StoreClosedError):
             await within(task, 5)
         assert seen == ["a"]
+
+    async def test_idle_followers_cancelled_at_once_all_end(
+        self, make_store: StreamStoreFactory
+    ) -> None:
+        """Issue #7: every follower's cancellation is honoured (a lost one is a leaked task
+        and, on a server backend, a held connection): all end within 2 s, and the store
+        still works."""
+        store = await make_store()
+        sid = new_id()
+        await store.create(sid)
+        await store.append(sid, "a")
+        caught_up = 0
+        all_caught_up = asyncio.Event()
+
+        async def follow() -> None:
+            nonlocal caught_up
+            async for _ in store.read_from(sid):
+                caught_up += 1
+                if caught_up == self.idle_followers:
+                    all_caught_up.set()
+
+        tasks = [asyncio.create_task(follow()) for _ in range(self.idle_followers)]
+        await within(all_caught_up.wait(), 60)  # every follower is idle, waiting for more
+        for task in tasks:
+            task.cancel()
+        done, pending = await asyncio.wait(tasks, timeout=2.0)
+        assert not pending, f"{len(pending)} of {len(tasks)} cancelled followers still run"
+        assert all(task.cancelled() for task in done)
+        assert await store.append(sid, "b") == 2
