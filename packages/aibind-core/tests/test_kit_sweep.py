@@ -161,3 +161,20 @@ async def test_aclose_ends_the_sweep_even_if_a_probe_swallows_the_cancellation()
     closing = asyncio.ensure_future(sweeper.aclose())
     done, _ = await asyncio.wait({closing}, timeout=5)
     assert done, "aclose() hung: the sweep went on after its cancellation was swallowed"
+
+
+async def test_a_first_sighting_is_woken_only_if_it_changed_since_the_followers_read() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"same": 3, "moved": 4, "unknown": 1}
+    seen = {"same": 3, "moved": 2}  # what their followers last read; "unknown": nothing
+    subs = {sid: await notifier.subscribe(sid) for sid in backend.markers}
+    sweeper = Sweeper(notifier, backend.probe, lambda: list(subs), 0.01, None, seen.get)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    assert not await subs["same"].wait(0)
+    assert await subs["moved"].wait(0)
+    assert await subs["unknown"].wait(0)
+    await sweeper.aclose()
+    for sub in subs.values():
+        await sub.close()

@@ -307,6 +307,9 @@ class PostgresStreamStore(StreamStoreBase):
     def _can_sweep(self) -> bool:
         return True
 
+    def _marker(self, status: StreamStatus) -> Hashable:
+        return (status.state, status.total_chunks)
+
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable]:
         rows = await self.client.query(self._sql.probe, (stream_ids,))
         return {row[0]: (row[1], row[2]) for row in rows}

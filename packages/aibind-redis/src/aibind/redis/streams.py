@@ -328,6 +328,14 @@ class RedisStreamStore(StreamStoreBase):
             self.cluster and callable(getattr(self._client, "pipeline", None))
         )
 
+    def _marker(self, status: StreamStatus) -> Hashable:
+        # The status value as our scripts (and npm's JSON.stringify) write it, as _probe
+        # reports it: a stream whose stored value is spelled otherwise is woken once.
+        body = f'{{"state":"{status.state}","totalChunks":{status.total_chunks}'
+        if status.state == "error" and status.error is not None:
+            body += f',"error":{js_dumps(status.error)}'
+        return (body + "}").encode()
+
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         """The raw status value of each followed stream that exists: one ``MGET`` round trip
         (batches of 1,000 keys in one pipeline), or in cluster mode one pipeline of ``GET``s,
@@ -335,7 +343,7 @@ class RedisStreamStore(StreamStoreBase):
         keys = [self._keys.status(i) for i in stream_ids]
         values = await keep_cancellation(self._status_values(keys))
         return {
-            sid: bytes(v) if isinstance(v, (bytearray, memoryview)) else v
+            sid: v.encode() if isinstance(v, str) else bytes(v)
             for sid, v in zip(stream_ids, values, strict=False)
             if v is not None
         }

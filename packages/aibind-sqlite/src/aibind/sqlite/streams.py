@@ -188,6 +188,9 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
     def _can_sweep(self) -> bool:
         return True
 
+    def _marker(self, status: StreamStatus) -> Hashable:
+        return (status.state, status.total_chunks)
+
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         # Cheap first: data_version moves only when another connection commits to the file.
         try:

@@ -105,6 +105,7 @@ class StreamStoreBase(StoreBase):
         self._following: dict[str, int] = {}
         self._subscriptions: set[Subscription] = set()
         self._sweeper: Sweeper | None = None
+        self._markers: dict[str, Hashable] = {}
 
     # ---- storage hooks -----------------------------------------------------------------
 
@@ -140,6 +141,12 @@ class StreamStoreBase(StoreBase):
     def _can_sweep(self) -> bool:
         """``True`` if :meth:`_probe` works with this store's client (default ``False``)."""
         return False
+
+    def _marker(self, status: StreamStatus) -> Hashable | None:
+        """The marker :meth:`_probe` would report for a stream with ``status`` (``None``, the
+        default: unknown). With it, a stream the sweep sees for the first time is woken only
+        if it changed since its followers' last read."""
+        return None
 
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         """Version markers of ``stream_ids`` in one round trip (see :data:`Probe`)."""
@@ -339,10 +346,16 @@ class StreamStoreBase(StoreBase):
 
         try:
             poll = self.poll_interval
-            if poll is not None and self._can_sweep():
+            sweeping = poll is not None and self._can_sweep()
+            if poll is not None and sweeping:
                 if self._sweeper is None:
                     self._sweeper = Sweeper(
-                        self._notifier, self._probe, following.keys, poll, self._watch_changes
+                        self._notifier,
+                        self._probe,
+                        following.keys,
+                        poll,
+                        self._watch_changes,
+                        self._markers.get,
                     )
                 self._sweeper.ensure_running()
                 poll = None
@@ -352,6 +365,10 @@ class StreamStoreBase(StoreBase):
                 nonlocal limit
                 self._check_open()
                 status, chunks = await self._call(self._fetch(stream_id, after, limit))
+                if status is not None and sweeping:
+                    marker = self._marker(status)
+                    if marker is not None:
+                        self._markers[stream_id] = marker
                 # A long replay: while pages come full, read more per round trip, as many
                 # chunks as fit in PAGE_BYTES judging by this page (never fewer than the
                 # first page size, never more than PAGE_GROWTH times it).
@@ -383,4 +400,5 @@ class StreamStoreBase(StoreBase):
                 following[stream_id] = count
             else:
                 following.pop(stream_id, None)
+                self._markers.pop(stream_id, None)
             await sub.close()

@@ -48,6 +48,9 @@ class Sweeper:
         streams: returns the ids the store's followers currently follow.
         interval: seconds between sweeps.
         watch: optional change watcher (see :data:`Watch`): a sweep runs as soon as it pokes.
+        seen: optional; the marker a stream had at its followers' last read (``None``:
+            unknown). A stream seen for the first time is woken only if its marker differs
+            from it, so 10,000 followers starting together do not all read again.
 
     The sweep runs in one task started by :meth:`ensure_running` (each follower calls it) and
     ending by itself once no stream is followed (stopping the watcher too); :meth:`aclose`
@@ -64,12 +67,14 @@ class Sweeper:
         streams: Callable[[], Iterable[str]],
         interval: float,
         watch: Watch | None = None,
+        seen: Callable[[str], Hashable | None] | None = None,
     ) -> None:
         self._notifier = notifier
         self._probe = probe
         self._streams = streams
         self.interval = interval
         self._watch = watch
+        self._seen = seen
         self._task: asyncio.Task[None] | None = None
         self._poked: asyncio.Event | None = None
         self._closed = False
@@ -135,8 +140,13 @@ class Sweeper:
     ) -> dict[str, object]:
         notify = self._notifier.notify
         after: dict[str, object] = {}
+        seen = self._seen
         for stream_id in ids:
             old = before.get(stream_id, _UNSEEN)
+            if old is _UNSEEN and seen is not None:
+                known = seen(stream_id)
+                if known is not None:
+                    old = known  # compare with what its followers last read
             new = old if found is None else found.get(stream_id, _ABSENT)
             if new is _UNSEEN:
                 new = _ABSENT
