@@ -86,7 +86,7 @@ class Worker:
         jobs = self._jobs
         group = [first]
         after: Any = None
-        while len(group) < GROUP_LIMIT:
+        while len(group) < GROUP_LIMIT and not jobs.empty():
             try:
                 job = jobs.get_nowait()
             except queue.Empty:
