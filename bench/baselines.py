@@ -1,190 +1,231 @@
-"""Raw-driver baselines: the minimum work of each operation, measured in the same run.
+"""Raw-driver baselines, measured in the same run as our figures: the driver doing the minimum
+work of each operation, on the same server (and, for reads, the same rows our store wrote).
 
-Each baseline returns ``{"seq": ops/s of one append-equivalent round trip, "replay": ms to read
-10,000 rows/items, "conv": ms for one write + one read of a 200-message conversation JSON}``.
+* append: Redis one ``EVALSHA`` of a bare ``RPUSH`` script; PostgreSQL one autocommit
+  ``INSERT``; SQLite one ``BEGIN IMMEDIATE; INSERT; UPDATE; COMMIT`` transaction (an append
+  must write both tables) run as one call on a worker thread. Each call's latency is kept too:
+  the write round trip is the floor of any delivery (PostgreSQL's delivery target is relative
+  to it).
+* replay: one read of the stream's rows as text: ``LRANGE`` (hiredis when installed), one
+  ``SELECT seq, data ... ORDER BY seq`` (tuple rows).
+* conversation: one write and one read of the same JSON text (``SET EX`` + ``GET``; an upsert
+  + ``SELECT`` on the store's own table).
 """
 
 from __future__ import annotations
 
-import statistics
-import tempfile
+import asyncio
+import sqlite3
 import time
-import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from aibind.core import ChatHistory, ConversationMessage
+from common import Backend, Sizes
 
-Baseline = Callable[[str, bool], Awaitable[dict[str, float]]]
-
-
-def _conversation_json() -> str:
-    chat: ChatHistory[ConversationMessage] = ChatHistory()
-    for i in range(200):
-        role = "user" if i % 2 == 0 else "assistant"
-        chat.append({"role": role, "content": f"message {i}: " + "lorem ipsum " * 20})
-    return chat.to_json()
+APPEND_SCRIPT = "return redis.call('RPUSH', KEYS[1], ARGV[1])"
 
 
-async def _rate(n: int, op: Callable[[int], Awaitable[object]]) -> float:
-    start = time.perf_counter()
-    for i in range(n):
-        await op(i)
-    return n / (time.perf_counter() - start)
+class Raw:
+    """The raw baseline of one backend; subclasses implement the operations."""
+
+    async def append(self, i: int) -> None:
+        raise NotImplementedError
+
+    async def read(self, sid: str, after: int) -> list[Any]:
+        raise NotImplementedError
+
+    async def conv_set(self, text: str) -> None:
+        raise NotImplementedError
+
+    async def conv_get(self) -> Any:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def reader(self, sid: str, after: int, expect: int) -> Callable[[], Awaitable[None]]:
+        """One read of the stream's rows after ``after`` (checks it returns ``expect``)."""
+
+        async def read() -> None:
+            rows = await self.read(sid, after)
+            if len(rows) != expect:
+                raise AssertionError(f"raw read {len(rows)} rows, expected {expect}")
+
+        return read
 
 
-async def _best_ms(times: int, op: Callable[[], Awaitable[object]]) -> float:
-    best = float("inf")
-    for _ in range(times):
-        t0 = time.perf_counter()
-        await op()
-        best = min(best, (time.perf_counter() - t0) * 1000)
-    return best
+class RedisRaw(Raw):
+    """redis-py asyncio (hiredis parser when installed), ``decode_responses=True``."""
+
+    def __init__(self, backend: Backend) -> None:
+        import redis.asyncio as redis
+
+        self.client = redis.Redis.from_url(backend.url, decode_responses=True)
+        self.prefix = backend.stream_options["prefix"]
+        self.key = f"aibind-bench-{backend.run}-raw"
+        self.sha = ""
+
+    async def append(self, i: int) -> None:
+        if not self.sha:
+            self.sha = await self.client.script_load(APPEND_SCRIPT)
+        await self.client.evalsha(self.sha, 1, self.key + ":list", f"token {i} ")
+
+    async def read(self, sid: str, after: int) -> list[Any]:
+        return await self.client.lrange(f"{self.prefix}:{sid}:chunks", after, -1)
+
+    async def conv_set(self, text: str) -> None:
+        await self.client.set(self.key + ":conv", text, ex=1800)
+
+    async def conv_get(self) -> Any:
+        return await self.client.get(self.key + ":conv")
+
+    async def close(self) -> None:
+        await self.client.delete(self.key + ":list", self.key + ":conv")
+        await self.client.aclose()
 
 
-async def _median_ms(times: int, op: Callable[[], Awaitable[object]]) -> float:
-    samples = []
-    for _ in range(times):
-        t0 = time.perf_counter()
-        await op()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
+class PostgresRaw(Raw):
+    """psycopg 3 async, one autocommit connection, tuple rows."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.table = f"bench_{backend.run}_raw"
+        self.chunks = backend.stream_options["chunks_table"]
+        self.conv = backend.conversation_options["table"]
+
+    async def open(self) -> PostgresRaw:
+        import psycopg
+
+        self.conn = await psycopg.AsyncConnection.connect(self.backend.url, autocommit=True)
+        await self.conn.execute(
+            f"CREATE TABLE {self.table} (id text, seq int, data text, PRIMARY KEY (id, seq))"
+        )
+        return self
+
+    async def append(self, i: int) -> None:
+        await self.conn.execute(f"INSERT INTO {self.table} VALUES ('a', %s, %s)", (i, f"t{i}"))
+
+    async def read(self, sid: str, after: int) -> list[Any]:
+        cur = await self.conn.execute(
+            f"SELECT seq, data FROM {self.chunks} WHERE id = %s AND seq > %s ORDER BY seq",
+            (sid, after),
+        )
+        return await cur.fetchall()
+
+    async def conv_set(self, text: str) -> None:
+        await self.conn.execute(
+            f"INSERT INTO {self.conv} (session_id, data, expires_at) VALUES ('raw', %s, 0) "
+            "ON CONFLICT (session_id) DO UPDATE SET data = excluded.data",
+            (text,),
+        )
+
+    async def conv_get(self) -> Any:
+        cur = await self.conn.execute(f"SELECT data FROM {self.conv} WHERE session_id = 'raw'")
+        row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def close(self) -> None:
+        await self.conn.execute(f"DROP TABLE IF EXISTS {self.table}")
+        await self.conn.execute(f"DELETE FROM {self.conv} WHERE session_id = 'raw'")
+        await self.conn.close()
 
 
-async def sqlite_baseline(url: str, quick: bool) -> dict[str, float]:
-    """aiosqlite, WAL + synchronous=NORMAL, autocommit.
+class SqliteRaw(Raw):
+    """stdlib sqlite3 on one worker thread (WAL, ``synchronous=NORMAL``, autocommit), each
+    operation one call on that thread: the least any async SQLite access does."""
 
-    ``seq`` is the minimum transaction of an append on the npm schema: one call on aiosqlite's
-    thread running ``BEGIN IMMEDIATE``, an ``INSERT`` of the chunk (seq computed by the caller),
-    an ``UPDATE`` of the status row's counter and ``COMMIT`` (what npm's ``batch()`` of
-    INSERT + UPDATE does). An append must write both tables, so a lone ``INSERT`` (kept as
-    ``seq_insert``, the figure used before) is less work than any append can be.
-    """
-    import aiosqlite
+    def __init__(self, backend: Backend) -> None:
+        self.path = backend.url.removeprefix("sqlite:///")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="bench-raw-sqlite")
+        self.conn: sqlite3.Connection | None = None
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db = await aiosqlite.connect(Path(tmp) / "raw.db", isolation_level=None)
+    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn = self.conn
+        assert conn is not None
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, conn)
+
+    async def open(self) -> SqliteRaw:
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE raw_c (id TEXT, seq INTEGER, data TEXT, PRIMARY KEY (id, seq))"
+            )
+            conn.execute("CREATE TABLE raw_s (id TEXT PRIMARY KEY, total INTEGER)")
+            conn.execute("INSERT INTO raw_s VALUES ('t', 0)")
+            return conn
+
+        loop = asyncio.get_running_loop()
+        self.conn = await loop.run_in_executor(self.pool, connect)
+        return self
+
+    async def append(self, i: int) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO raw_c VALUES ('t', ?, ?)", (i, f"token {i} "))
+            conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
+            conn.execute("COMMIT")
+
+        await self._run(tx)
+
+    async def read(self, sid: str, after: int) -> list[Any]:
+        sql = "SELECT seq, data FROM aibind_stream_chunks WHERE id = ? AND seq > ? ORDER BY seq"
+        return await self._run(lambda conn: conn.execute(sql, (sid, after)).fetchall())
+
+    async def conv_set(self, text: str) -> None:
+        sql = (
+            "INSERT INTO aibind_conversations (session_id, data, expires_at) VALUES ('raw', ?, 0) "
+            "ON CONFLICT (session_id) DO UPDATE SET data = excluded.data"
+        )
+        await self._run(lambda conn: conn.execute(sql, (text,)))
+
+    async def conv_get(self) -> Any:
+        sql = "SELECT data FROM aibind_conversations WHERE session_id = 'raw'"
+        return await self._run(lambda conn: conn.execute(sql).fetchone()[0])
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self._run(lambda conn: conn.close())
+        self.pool.shutdown(wait=True)
+
+    async def aiosqlite_appends(self, sizes: Sizes) -> float:
+        """The same append transaction through aiosqlite (its thread hop), for comparison."""
+        import aiosqlite
+
+        db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute(
-                "CREATE TABLE c (id TEXT, seq INTEGER, data TEXT, PRIMARY KEY (id, seq))"
-            )
-            await db.execute("CREATE TABLE v (k TEXT PRIMARY KEY, data TEXT)")
-            seq_insert = await _rate(
-                500 if quick else 2000,
-                lambda i: db.execute("INSERT INTO c VALUES ('a', ?, ?)", (i, f"token {i} ")),
-            )
-            await db.execute("CREATE TABLE s (id TEXT PRIMARY KEY, total INTEGER)")
-            await db.execute("INSERT INTO s VALUES ('t', 0)")
 
-            def append_tx(i: int) -> None:  # runs on aiosqlite's thread, as one queued call
+            def tx(i: int) -> None:
                 conn = db._conn
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO c VALUES ('t', ?, ?)", (i, f"token {i} "))
-                conn.execute("UPDATE s SET total = ? WHERE id = 't'", (i,))
+                conn.execute("INSERT INTO raw_c VALUES ('u', ?, ?)", (i, f"token {i} "))
+                conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
                 conn.execute("COMMIT")
 
-            seq = await _rate(500 if quick else 2000, lambda i: db._execute(append_tx, i))
-            await db.executemany(
-                "INSERT INTO c VALUES ('b', ?, ?)", [(i, f"token {i} ") for i in range(10_000)]
-            )
-
-            async def read() -> object:
-                sql = "SELECT seq, data FROM c WHERE id = 'b' AND seq >= 0 ORDER BY seq"
-                async with db.execute(sql) as cur:
-                    return await cur.fetchall()
-
-            text = _conversation_json()
-
-            async def conv() -> object:
-                await db.execute("INSERT OR REPLACE INTO v VALUES ('s', ?)", (text,))
-                async with db.execute("SELECT data FROM v WHERE k = 's'") as cur:
-                    return await cur.fetchone()
-
-            return {
-                "seq": seq,
-                "seq_insert": seq_insert,
-                "replay": await _best_ms(5, read),
-                "conv": await _median_ms(50, conv),
-            }
+            for i in range(sizes.warmup):
+                await db._execute(tx, i)
+            start = time.perf_counter()
+            for i in range(sizes.sequential):
+                await db._execute(tx, sizes.warmup + i)
+            return sizes.sequential / (time.perf_counter() - start)
         finally:
             await db.close()
 
 
-async def redis_baseline(url: str, quick: bool) -> dict[str, float]:
-    """redis-py asyncio: one EVALSHA of a one-line RPUSH script per append."""
-    import redis.asyncio as redis
-
-    client = redis.Redis.from_url(url)
-    key = f"aibind-bench-raw-{uuid.uuid4().hex}"
-    try:
-        sha = await client.script_load("return redis.call('RPUSH', KEYS[1], ARGV[1])")
-        seq = await _rate(
-            500 if quick else 2000, lambda i: client.evalsha(sha, 1, key, f"token {i} ")
-        )
-        await client.delete(key)
-        await client.rpush(key, *[f"token {i} " for i in range(10_000)])
-        text = _conversation_json()
-
-        async def conv() -> object:
-            await client.set(key + ":conv", text, ex=60)
-            return await client.get(key + ":conv")
-
-        return {
-            "seq": seq,
-            "replay": await _best_ms(5, lambda: client.lrange(key, 0, -1)),
-            "conv": await _median_ms(50, conv),
-        }
-    finally:
-        await client.delete(key, key + ":conv")
-        await client.aclose()
+async def open_raw(backend: Backend) -> Raw | None:
+    """The raw baseline of ``backend`` (``None`` for the in-memory store)."""
+    if backend.name == "redis":
+        return RedisRaw(backend)
+    if backend.name == "postgresql":
+        return await PostgresRaw(backend).open()
+    if backend.name == "sqlite":
+        return await SqliteRaw(backend).open()
+    return None
 
 
-async def postgres_baseline(url: str, quick: bool) -> dict[str, float]:
-    """psycopg 3 async, autocommit: one INSERT per append."""
-    import psycopg
-
-    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
-    try:
-        await conn.execute(
-            f"CREATE TABLE {table} (id text, seq int, data text, PRIMARY KEY (id, seq))"
-        )
-        await conn.execute(f"CREATE TABLE {table}_v (k text PRIMARY KEY, data text)")
-        seq = await _rate(
-            500 if quick else 2000,
-            lambda i: conn.execute(f"INSERT INTO {table} VALUES ('a', %s, %s)", (i, f"t{i}")),
-        )
-        await conn.execute(
-            f"INSERT INTO {table} SELECT 'b', g, 'token ' || g FROM generate_series(1, 10000) g"
-        )
-
-        async def read() -> object:
-            cur = await conn.execute(
-                f"SELECT seq, data FROM {table} WHERE id = 'b' AND seq > 0 ORDER BY seq"
-            )
-            return await cur.fetchall()
-
-        text = _conversation_json()
-
-        async def conv() -> object:
-            await conn.execute(
-                f"INSERT INTO {table}_v VALUES ('s', %s) "
-                "ON CONFLICT (k) DO UPDATE SET data = excluded.data",
-                (text,),
-            )
-            cur = await conn.execute(f"SELECT data FROM {table}_v WHERE k = 's'")
-            return await cur.fetchone()
-
-        return {"seq": seq, "replay": await _best_ms(5, read), "conv": await _median_ms(50, conv)}
-    finally:
-        await conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_v")
-        await conn.close()
-
-
-BASELINES: dict[str, Baseline] = {
-    "sqlite": sqlite_baseline,
-    "redis": redis_baseline,
-    "postgresql": postgres_baseline,
-}
+def sqlite_path(backend: Backend) -> Path:
+    """The database file of a ``sqlite:///`` backend."""
+    return Path(backend.url.removeprefix("sqlite:///"))

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import pytest
 
 from aibind.core.errors import CorruptDataError, StreamExpiredError, StreamNotFoundError
-from aibind.core.follow import follow
+from aibind.core.follow import follow, follow_pages
 from aibind.core.types import StreamChunk, StreamStatus
 
 Script = list[tuple[StreamStatus | None, Sequence[StreamChunk]]]
@@ -103,3 +103,33 @@ async def test_poll_interval_caps_each_wait() -> None:
     got = [c async for c in follow("s", 0, fetch=fetch, wait=wait, ttl=300, poll_interval=0.05)]
     assert got == []
     assert waits == [0.05]
+
+
+async def test_hinted_chunks_come_before_the_read_that_confirms_them() -> None:
+    # The writer announces seqs 2 and 3 (out of order, 2 twice, plus a stale 1 and a 5 after a
+    # gap): 2 and 3 are delivered before the read, which then adds only 4.
+    events: list[str] = []
+    script: Script = [
+        (StreamStatus("active", 1), [StreamChunk(1, "a")]),
+        (StreamStatus("done", 4), [StreamChunk(3, "c"), StreamChunk(4, "d")]),
+    ]
+    inner, calls = _fetcher(script)
+
+    async def fetch(after: int) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+        events.append(f"read after {after}")
+        return await inner(after)
+
+    def hints() -> list[StreamChunk]:
+        if len(calls) != 1:
+            return []
+        seqs = [3, 1, 2, 2, 5]
+        return [StreamChunk(seq, "abcde"[seq - 1]) for seq in seqs]
+
+    got = []
+    async for page in follow_pages(
+        "s", 0, fetch=fetch, wait=_no_wait, ttl=1, poll_interval=0.01, page_size=10, hints=hints
+    ):
+        got.append([c.seq for c in page])
+        events.append(f"page {got[-1]}")
+    assert got == [[1], [2, 3], [4]]
+    assert events == ["read after 0", "page [1]", "page [2, 3]", "read after 3", "page [4]"]

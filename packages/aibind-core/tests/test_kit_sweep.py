@@ -4,7 +4,7 @@ streams are followed; followers of changed streams (and of newly seen ones) are 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from aibind.core.kit import Sweeper
 from aibind.core.notify import Notifier
@@ -90,6 +90,56 @@ async def test_a_failing_probe_keeps_the_sweep_alive() -> None:
     await sub.close()
 
 
+async def test_a_watcher_poke_sweeps_at_once_and_stops_with_the_sweep() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"a": 0}
+    followed = ["a"]
+    pokes: list[Callable[[], None]] = []
+    stopped: list[bool] = []
+
+    def watch(poke: Callable[[], None]) -> Callable[[], None] | None:
+        pokes.append(poke)
+        return lambda: stopped.append(True)
+
+    sub = await notifier.subscribe("a")
+    sweeper = Sweeper(notifier, backend.probe, lambda: followed, 60.0, watch)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.01)
+    assert len(pokes) == 1
+    poke = pokes[0]
+    poke()  # a write seen by the watcher: probe now, not in 60 s
+    await asyncio.wait_for(sub.wait(None), 5)  # first sighting wakes the follower
+    backend.markers["a"] = 1
+    poke()
+    poke()  # pokes during one pause are one sweep
+    assert await sub.wait(5)
+    assert backend.probes <= 3
+    followed.clear()
+    poke()
+    await asyncio.sleep(0.05)
+    assert stopped == [True]  # nothing followed: the sweep ended and stopped its watcher
+    await sweeper.aclose()
+    await sub.close()
+
+
+async def test_a_watcher_that_cannot_start_leaves_the_interval() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"a": 0}
+
+    def broken(poke: Callable[[], None]) -> Callable[[], None] | None:
+        raise OSError("no inotify here")
+
+    sub = await notifier.subscribe("a")
+    sweeper = Sweeper(notifier, backend.probe, lambda: ["a"], 0.01, broken)
+    sweeper.ensure_running()
+    assert await sub.wait(5)
+    assert backend.probes >= 1
+    await sweeper.aclose()
+    await sub.close()
+
+
 async def test_aclose_ends_the_sweep_even_if_a_probe_swallows_the_cancellation() -> None:
     # asyncio.wait_for (Python < 3.12) returns its result when the awaiting task is cancelled
     # just as the result lands; drivers using it (redis-py 8 with its socket timeout) then
@@ -111,3 +161,20 @@ async def test_aclose_ends_the_sweep_even_if_a_probe_swallows_the_cancellation()
     closing = asyncio.ensure_future(sweeper.aclose())
     done, _ = await asyncio.wait({closing}, timeout=5)
     assert done, "aclose() hung: the sweep went on after its cancellation was swallowed"
+
+
+async def test_a_first_sighting_is_woken_only_if_it_changed_since_the_followers_read() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"same": 3, "moved": 4, "unknown": 1}
+    seen = {"same": 3, "moved": 2}  # what their followers last read; "unknown": nothing
+    subs = {sid: await notifier.subscribe(sid) for sid in backend.markers}
+    sweeper = Sweeper(notifier, backend.probe, lambda: list(subs), 0.01, None, seen.get)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    assert not await subs["same"].wait(0)
+    assert await subs["moved"].wait(0)
+    assert await subs["unknown"].wait(0)
+    await sweeper.aclose()
+    for sub in subs.values():
+        await sub.close()

@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from aibind.core import jsjson
 from aibind.core.errors import AibindError
 from aibind.core.message_tree import MessageTree, NodeNotFoundError, TreeNode
 
@@ -456,6 +457,7 @@ class TreeMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tree: MessageTree[Any] = MessageTree()
+        self.mutations = 0
 
     def pick(self, index: int) -> str:
         ids = list(self.tree.serialize()["nodes"])
@@ -535,6 +537,23 @@ class TreeMachine(RuleBasedStateMachine):
         self.tree.clear()
         assert self.tree.is_empty
 
+    @precondition(lambda self: not self.tree.is_empty)
+    @rule(index=st.integers(0, 1000), value=json_value)
+    def mutate_message_in_place(self, index: int, value: Any) -> None:
+        # Not what the API invites, but to_json must still write what the tree holds (for a
+        # change == can see: a counter makes each one so; the value is JSON-normalised).
+        self.mutations += 1
+        change = [self.mutations, jsjson.copy_json_value(value, "value")]
+        message = self.tree.get(self.pick(index)).message  # type: ignore[union-attr]
+        if isinstance(message, dict):
+            message["changed"] = change
+        elif isinstance(message, list):
+            message.append(change)
+
+    @rule()
+    def reload(self) -> None:
+        self.tree = MessageTree.from_json(self.tree.to_json())
+
     @invariant()
     def tree_is_valid(self) -> None:
         check_invariants(self.tree)
@@ -542,6 +561,7 @@ class TreeMachine(RuleBasedStateMachine):
     @invariant()
     def json_round_trips(self) -> None:
         text = self.tree.to_json()
+        assert text == jsjson.dumps(self.tree.serialize())  # the kept node texts are current
         loaded: MessageTree[Any] = MessageTree.from_json(text)
         assert loaded.to_json() == text
         assert loaded.serialize() == self.tree.serialize()

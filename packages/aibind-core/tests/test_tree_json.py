@@ -517,3 +517,84 @@ def test_deserialize_copies_the_input() -> None:
     node = tree.get("a")
     assert node is not None
     assert node.children == ("b",)
+
+
+# ─── the one-pass check agrees with the detailed one ────────────
+
+
+def _branching_tree_json(size: int) -> dict[str, Any]:
+    chat: ChatHistory[Any] = ChatHistory()
+    ids: list[str] = []
+    for i in range(size):
+        if ids and i % 4 == 3:
+            ids.append(chat.edit(ids[i // 2], {"role": "user", "content": f"edit {i}"}))
+        else:
+            ids.append(chat.append({"role": "user", "content": f"m{i}"}))
+    data: dict[str, Any] = json.loads(chat.to_json())
+    return data
+
+
+_FIELD_VALUES: list[Any] = [None, "x", 1, [], {}, ["x"], "2026-02-30T00:00:00.000Z", True]
+
+
+@given(
+    size=st.integers(1, 12),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 100),
+            st.sampled_from(
+                ["id", "message", "parentId", "children", "metadata", "createdAt", None]
+            ),
+            st.integers(0, 100),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    roots=st.sampled_from(["keep", "drop", "twice", "extra"]),
+)
+def test_fast_validation_never_accepts_what_the_detailed_checks_refuse(
+    size: int, edits: list[tuple[int, str | None, int]], roots: str
+) -> None:
+    data = _branching_tree_json(size)
+    nodes = data["nodes"]
+    ids = list(nodes)
+    for index, field, pick in edits:
+        key = ids[index % len(ids)]
+        if key not in nodes:
+            continue
+        node = nodes[key]
+        if field is None:
+            del nodes[key]  # a missing node
+            continue
+        if pick % 3 == 0:
+            node.pop(field, None)
+        elif pick % 3 == 1:
+            node[field] = _FIELD_VALUES[pick % len(_FIELD_VALUES)]
+        else:  # a link to another node
+            other = ids[pick % len(ids)]
+            node[field] = [other] if field == "children" else other
+    if roots == "drop" and data["rootIds"]:
+        data["rootIds"].pop()
+    elif roots == "twice" and data["rootIds"]:
+        data["rootIds"].append(data["rootIds"][0])
+    elif roots == "extra":
+        data["rootIds"].append(ids[-1])
+    try:
+        parsed = parse_tree(copy.deepcopy(data), copy_values=True)  # the detailed checks only
+    except CorruptDataError:
+        parsed = None
+    try:
+        fast = parse_tree(data, copy_values=False)  # the one-pass check first
+    except CorruptDataError:
+        fast = None
+    assert (parsed is None) == (fast is None)
+    if parsed is not None and fast is not None:
+        assert parsed == fast
+
+
+def test_fast_validation_takes_a_valid_tree_as_is() -> None:
+    data = _branching_tree_json(30)
+    nodes, roots, active = parse_tree(data, copy_values=False)
+    assert nodes == data["nodes"]
+    assert roots == data["rootIds"]
+    assert active == data["activeLeafId"]

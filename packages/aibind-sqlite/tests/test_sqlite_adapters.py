@@ -199,3 +199,68 @@ async def test_libsql_busy_wait_does_not_stall_the_lock_holder(tmp_path: Path) -
     await client.aclose()
     conn.close()
     holder.close()
+
+
+async def _hold_worker(client: object, seconds: float) -> asyncio.Future[object]:
+    """Occupy the client's worker thread (so the next calls queue up behind it)."""
+    worker = client._worker  # type: ignore[attr-defined]
+    held = worker.submit(lambda: __import__("time").sleep(seconds))
+    await asyncio.sleep(0.01)
+    return held  # type: ignore[no-any-return]
+
+
+async def test_concurrent_batches_commit_together_and_fail_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches queued together run in one transaction, each in its own savepoint: a failing
+    # batch is rolled back entirely (its first statement too), the others are committed.
+    adapters = importlib.import_module("aibind.sqlite._adapters")
+    groups: list[int] = []
+    run_batches = adapters.run_batches
+
+    def counting(conn: object, batches: list[object], timeout: float) -> object:
+        groups.append(len(batches))
+        return run_batches(conn, batches, timeout)
+
+    monkeypatch.setattr(adapters, "run_batches", counting)
+    path = tmp_path / "g.db"
+    make_db(path)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    client = wrap_sqlite3(conn)
+    insert = "INSERT INTO aibind_stream_status (id, expires_at) VALUES (?, 0)"
+    held = await _hold_worker(client, 0.2)
+    calls = [client.batch([(insert, (f"s{i}",)), (insert, (f"t{i}",))]) for i in range(10)]
+    calls.append(client.batch([(insert, ("x",)), (insert, ("s3",))]))  # conflicts with s3
+    calls += [client.batch([(insert, (f"u{i}",))]) for i in range(5)]
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    await held
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(outcomes[10], sqlite3.IntegrityError)
+    assert all(not isinstance(o, BaseException) for i, o in enumerate(outcomes) if i != 10)
+    ids = {r[0] for r in raw_rows(path, "SELECT id FROM aibind_stream_status")}
+    expected = {f"{p}{i}" for p in "st" for i in range(10)} | {f"u{i}" for i in range(5)}
+    assert ids == expected  # "x" rolled back with its batch
+    assert groups == [16]  # all queued behind the held worker: one transaction
+    assert not conn.in_transaction
+    await client.aclose()
+    conn.close()
+
+
+async def test_a_batch_cancelled_before_it_runs_is_not_applied(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    make_db(path)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    client = wrap_sqlite3(conn)
+    insert = "INSERT INTO aibind_stream_status (id, expires_at) VALUES (?, 0)"
+    held = await _hold_worker(client, 0.2)
+    cancelled = asyncio.ensure_future(client.batch([(insert, ("gone",))]))
+    kept = asyncio.ensure_future(client.batch([(insert, ("kept",))]))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    await held
+    await kept
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert [r[0] for r in raw_rows(path, "SELECT id FROM aibind_stream_status")] == ["kept"]
+    await client.aclose()
+    conn.close()

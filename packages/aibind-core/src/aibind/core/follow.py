@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from operator import attrgetter
+from typing import Any
 
 from aibind.core.errors import (
     TRANSIENT_ERRORS,
@@ -17,19 +17,22 @@ from aibind.core.errors import (
 )
 from aibind.core.types import StreamChunk, StreamStatus
 
-__all__ = ["Fetch", "Wait", "follow", "follow_pages"]
+__all__ = ["Fetch", "Hints", "Wait", "follow", "follow_pages"]
 
 Fetch = Callable[[int], Awaitable[tuple[StreamStatus | None, Sequence[StreamChunk]]]]
 """``fetch(after_seq)`` returns the stream's status (``None`` if it does not exist or has
-expired) and chunks with ``seq > after_seq`` in order (all of them, or a first page). It must
-read the status *before* the chunks, or both atomically: a stream seen terminal then has all
-its chunks stored."""
+expired) and chunks with ``seq > after_seq`` in strictly increasing seq order (all of them, or
+a first page), as a read of a ``(id, seq)`` primary key in order gives them. It must read the
+status *before* the chunks, or both atomically: a stream seen terminal then has all its chunks
+stored."""
+
+Hints = Callable[[], list[StreamChunk]]
+"""``hints()`` returns (and forgets) the chunks writers announced since the last call, as they
+announced them: each already stored, in any order, possibly some twice or some missing."""
 
 Wait = Callable[[float | None], Awaitable[bool]]
 """``wait(timeout)`` sleeps until the stream may have changed (a notification) or ``timeout``
 seconds pass; it returns ``True`` when woken by a notification."""
-
-_seq = attrgetter("seq")
 
 
 def _accept(
@@ -44,8 +47,9 @@ def _accept(
     count = len(chunks)
     if not count:
         return chunks, last, None
-    # the usual page: exactly last+1 .. last+count, checked at C speed
-    if list(map(_seq, chunks)) == list(range(last + 1, last + count + 1)):
+    # The usual page: exactly last+1 .. last+count. Storage returns strictly increasing seqs
+    # (see Fetch), so the first and the last seq tell.
+    if chunks[0].seq == last + 1 and chunks[-1].seq == last + count:
         return chunks, last + count, None
     fresh: list[StreamChunk] = []
     for chunk in chunks:
@@ -99,58 +103,136 @@ async def follow_pages(
     poll_interval: float | None,
     page_size: int | None = None,
     retry_window: float = 0.0,
+    hints: Hints | None = None,
 ) -> AsyncIterator[Sequence[StreamChunk]]:
     """:func:`follow`, yielding each fetch's new chunks as one non-empty sequence (a page)
     instead of one chunk at a time, so a store's ``read_from`` can re-yield the chunks with one
     async-generator layer instead of two. Same arguments, rules and errors as :func:`follow`;
     after a page the loop continues only when the consumer asks for the next one, so the
     idle timer starts after the consumer has taken the whole page, as with :func:`follow`.
+
+    After a full page (``page_size`` chunks) the next page is read ahead, in a task, while the
+    consumer takes this one, so a long replay overlaps the backend's I/O with the consumer's
+    work; closing the generator cancels a read still ahead.
+
+    ``hints`` (see :data:`Hints`) hands over chunks a writer announced with its wake-up: after
+    a wait, the ones that continue the stream (seq ``last + 1`` on) are delivered at once,
+    before the read every wake-up still makes (which confirms the state and finds anything
+    else: a terminal state, a deletion, chunks the hints missed), so a hinted chunk reaches the
+    consumer one round trip sooner and nothing else changes.
     """
     loop = asyncio.get_running_loop()
     last = after_seq
     idle_since = loop.time()
     seen_status = False
     short_reads = 0
-    while True:
-        status, chunks = await _fetch_retrying(fetch, last, retry_window)
-        if status is None:
-            if not seen_status:
-                raise StreamNotFoundError(stream_id)
-            raise StreamExpiredError(
-                stream_id, f"stream {stream_id!r} expired or was deleted while being read"
-            )
-        seen_status = True
-        fresh, last, corrupt = _accept(stream_id, chunks, last)
-        if fresh:
-            yield fresh
-        if corrupt is not None:
-            raise corrupt
-        if status.state != "active" and last >= status.total_chunks:
-            return
-        if fresh:
-            idle_since = loop.time()
-            short_reads = 0
-            if status.state != "active" or page_size is None or len(chunks) >= page_size:
-                continue  # maybe more stored: read on at once
-            # A short page of an active stream holds everything stored at the fetch: wait for
-            # the next change (a wake-up that came meanwhile is kept and returns at once).
-        elif status.state != "active":
-            short_reads += 1
-            if short_reads > 2:
-                raise CorruptDataError(
-                    f"stream {stream_id!r} is {status.state} with total_chunks="
-                    f"{status.total_chunks} but only {last} chunks could be read"
+    ahead: asyncio.Future[tuple[StreamStatus | None, Sequence[StreamChunk]]] | None = None
+    try:
+        while True:
+            if ahead is None:
+                status, chunks = await _fetch_retrying(fetch, last, retry_window)
+            else:
+                status, chunks = await ahead
+                ahead = None
+            fresh, last, outcome = _step(stream_id, status, chunks, last, seen_status, page_size)
+            seen_status = True
+            full = page_size is not None and len(chunks) >= page_size
+            if outcome is _MORE and full:
+                # A full page: more is probably stored. Read the next page while the
+                # consumer takes this one (the backend's I/O overlaps our Python work).
+                ahead = asyncio.ensure_future(_fetch_retrying(fetch, last, retry_window))
+            if fresh:
+                yield fresh
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is _DONE:
+                return
+            if fresh:
+                idle_since = loop.time()
+                short_reads = 0
+                if outcome is _MORE:
+                    continue  # maybe more stored: read on at once
+                # A short page of an active stream holds everything stored at the fetch:
+                # wait for the next change (a wake-up that came meanwhile is kept).
+            elif outcome is _MORE:  # terminal, but not every chunk read yet
+                short_reads += 1
+                if short_reads > 2:
+                    assert status is not None
+                    raise CorruptDataError(
+                        f"stream {stream_id!r} is {status.state} with total_chunks="
+                        f"{status.total_chunks} but only {last} chunks could be read"
+                    )
+                continue
+            remaining = ttl - (loop.time() - idle_since)
+            if remaining <= 0:
+                raise StreamExpiredError(
+                    stream_id,
+                    f"stream {stream_id!r} is still active but received no chunk for {ttl:g} s "
+                    "(the store's ttl); its producer is presumed dead",
                 )
-            continue
-        remaining = ttl - (loop.time() - idle_since)
-        if remaining <= 0:
-            raise StreamExpiredError(
-                stream_id,
-                f"stream {stream_id!r} is still active but received no chunk for {ttl:g} s "
-                "(the store's ttl); its producer is presumed dead",
-            )
-        timeout = remaining if poll_interval is None else min(remaining, poll_interval)
-        await wait(timeout)
+            timeout = remaining if poll_interval is None else min(remaining, poll_interval)
+            await wait(timeout)
+            if hints is not None:
+                page = _hinted(hints(), last)
+                if page:  # delivered now; the read that follows confirms the rest
+                    last = page[-1].seq
+                    yield page
+                    idle_since = loop.time()
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            ahead.add_done_callback(_discard)
+
+
+_MORE = "more"  # read again at once
+_WAIT = "wait"  # caught up with an active stream: wait for a change
+_DONE = "done"  # terminal and drained
+
+
+def _hinted(chunks: list[StreamChunk], last: int) -> list[StreamChunk]:
+    """The hinted chunks that continue the stream from ``last``: seq ``last + 1`` on, up to
+    the first gap (hints may come out of order or twice)."""
+    if not chunks:
+        return []
+    newer = {chunk.seq: chunk for chunk in chunks if chunk.seq > last}
+    page = []
+    seq = last + 1
+    while seq in newer:
+        page.append(newer[seq])
+        seq += 1
+    return page
+
+
+def _discard(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned read-ahead's outcome, so nothing logs it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _step(
+    stream_id: str,
+    status: StreamStatus | None,
+    chunks: Sequence[StreamChunk],
+    last: int,
+    seen_status: bool,
+    page_size: int | None,
+) -> tuple[Sequence[StreamChunk], int, str | BaseException]:
+    """Judge one fetch: the new chunks, the new last seq, and what to do next (``_MORE``,
+    ``_WAIT``, ``_DONE``, or the error to raise once the new chunks are delivered)."""
+    if status is None:
+        if not seen_status:
+            raise StreamNotFoundError(stream_id)
+        raise StreamExpiredError(
+            stream_id, f"stream {stream_id!r} expired or was deleted while being read"
+        )
+    fresh, last, corrupt = _accept(stream_id, chunks, last)
+    if corrupt is not None:
+        return fresh, last, corrupt
+    if status.state != "active":
+        return fresh, last, _DONE if last >= status.total_chunks else _MORE
+    if fresh and (page_size is None or len(chunks) >= page_size):
+        return fresh, last, _MORE
+    return fresh, last, _WAIT
 
 
 async def follow(

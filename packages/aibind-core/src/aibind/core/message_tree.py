@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, cast
 
 from aibind.core import jsjson, tree_json
+from aibind.core._tree_text import EncodedNodes
 from aibind.core.tree_json import RawNode, SerializedTree
 from aibind.core.tree_node import M, NodeNotFoundError, TreeNode, format_timestamp, utc_now
 
@@ -44,13 +45,14 @@ class MessageTree(Generic[M]):
         messages, node_ids = tree.get_active_path()
     """
 
-    __slots__ = ("_active_leaf_id", "_generate_id", "_nodes", "_root_ids")
+    __slots__ = ("_active_leaf_id", "_encoded", "_generate_id", "_nodes", "_root_ids")
 
     def __init__(self, *, generate_id: Callable[[], str] | None = None) -> None:
         self._nodes: dict[str, RawNode] = {}  # wire objects, never handed out
         self._root_ids: list[str] = []
         self._active_leaf_id: str | None = None
         self._generate_id = generate_id if generate_id is not None else _uuid4
+        self._encoded = EncodedNodes()
 
     def __repr__(self) -> str:
         return f"MessageTree(size={self.size}, active_leaf_id={self._active_leaf_id!r})"
@@ -223,6 +225,7 @@ class MessageTree(Generic[M]):
 
     def clear(self) -> None:
         """Remove every node; the tree is empty and has no active leaf."""
+        self._encoded.clear()
         self._nodes.clear()
         self._root_ids.clear()
         self._active_leaf_id = None
@@ -249,10 +252,12 @@ class MessageTree(Generic[M]):
         parent = self._nodes[raw["parentId"]] if raw["parentId"] is not None else None
         if parent is not None:
             parent["children"].remove(node_id)
+            self._encoded.forget(parent["id"])
         else:
             self._root_ids.remove(node_id)
         for current in removed:
             del self._nodes[current]
+            self._encoded.forget(current)
         if self._active_leaf_id is None or self._active_leaf_id not in removed:
             return
         if parent is not None:
@@ -327,8 +332,16 @@ class MessageTree(Generic[M]):
 
     def to_json(self) -> str:
         """Return the tree as wire JSON text, byte for byte what npm's
-        ``JSON.stringify(tree.serialize())`` writes for the same tree."""
-        return tree_json.dumps_tree(self._nodes, self._root_ids, self._active_leaf_id)
+        ``JSON.stringify(tree.serialize())`` writes for the same tree.
+
+        Each node's text is kept between calls and reused while the node is unchanged, so
+        saving a long conversation again after a turn encodes only the new nodes. A message
+        changed in place (which the tree's API never does; its messages are not to be mutated)
+        is noticed by comparing it with a copy taken when its text was made, and encoded
+        again; a change that ``==`` cannot see (``1`` for ``True``, or only the order of a
+        dict's keys) is not.
+        """
+        return self._encoded.dumps_tree(self._nodes, self._root_ids, self._active_leaf_id)
 
     @classmethod
     def from_json(
@@ -383,6 +396,7 @@ class MessageTree(Generic[M]):
             self._root_ids.append(node_id)
         else:
             self._nodes[parent_id]["children"].append(node_id)
+            self._encoded.forget(parent_id)
         return node_id
 
     def _sibling_ids(self, raw: RawNode) -> list[str]:

@@ -18,7 +18,11 @@ holds beyond the six above are kept and written back, as npm keeps them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
+from itertools import chain, repeat
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Literal, TypedDict, cast
 
@@ -314,9 +318,77 @@ def parse_tree(data: object, *, copy_values: bool = True) -> TreeParts:
         raise CorruptDataError(
             f'conversation JSON: "activeLeafId" must be a string or null, not {_type_name(active)}'
         )
+    if not copy_values and _valid_fast(raw_nodes, root_ids, active):
+        return dict(raw_nodes), list(root_ids), active
     nodes = {key: _parse_node(key, raw, copy_values) for key, raw in raw_nodes.items()}
     _check_links(nodes, root_ids)
     _check_reachable(nodes, root_ids)
     if active is not None and active not in nodes:
         raise _fail(active, "is the activeLeafId but does not exist")
     return nodes, list(root_ids), active
+
+
+# Canonical toISOString timestamps, one per line: the time part checked by the pattern, the
+# date (whose day-of-month limit depends on the month and year) by datetime once per date.
+_FAST_STAMPS = re.compile(
+    r"(?:\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z\n)*", re.ASCII
+)
+_NODE_FIELDS = itemgetter("id", "parentId", "children", "metadata", "createdAt", "message")
+_DATE = itemgetter(slice(0, 10))
+_NONE = type(None)
+
+
+def _valid_fast(raw_nodes: dict[Any, Any], root_ids: list[str], active: object) -> bool:
+    """Every check :func:`parse_tree` makes, over parsed JSON, in bulk operations, answering
+    only "valid or not": ``False`` sends the caller to the detailed checks, which find and name
+    the fault (so this never decides an error message, and must never accept what they
+    refuse; ``test_tree_json`` checks that on random corruptions)."""
+    if not raw_nodes:
+        return not root_ids and active is None
+    keys = list(raw_nodes)
+    values = list(raw_nodes.values())
+    if set(map(type, values)) != {dict}:
+        return False
+    try:
+        "".join(keys)  # every key is a str
+        ids, parents, childrens, metadatas, stamps, _ = zip(*map(_NODE_FIELDS, values), strict=True)
+        stamp_lines = "\n".join(stamps)  # every createdAt is a str
+    except (KeyError, TypeError):
+        return False
+    if list(ids) != keys or set(map(type, childrens)) != {list}:
+        return False
+    if set(map(type, metadatas)) != {dict} or not set(map(type, parents)) <= {str, _NONE}:
+        return False
+    if _FAST_STAMPS.fullmatch(stamp_lines + "\n") is None:
+        return False
+    try:
+        for date in set(map(_DATE, stamps)):
+            datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    # Links: each (child, lister) pair is a (node, parent) pair, all distinct, and as many as
+    # the nodes that name a parent: so every such node is listed by its parent, once.
+    children = list(chain.from_iterable(childrens))
+    if not set(map(type, children)) <= {str}:
+        return False
+    listers = chain.from_iterable(map(repeat, ids, map(len, childrens)))
+    listed = set(zip(children, listers, strict=True))
+    links = set(zip(ids, parents, strict=True))
+    if len(listed) != len(children) or not listed <= links:
+        return False
+    parentless = parents.count(None)
+    if len(children) != len(ids) - parentless:
+        return False
+    # Roots: distinct, existing, parentless, and all the parentless nodes.
+    if len(set(root_ids)) != len(root_ids) or len(root_ids) != parentless:
+        return False
+    if not set(zip(root_ids, repeat(None, len(root_ids)), strict=True)) <= links:
+        return False
+    # With one parent per node, nodes the roots do not reach hang under a parent-link cycle.
+    below = dict(zip(ids, childrens, strict=True))
+    reached = 0
+    stack = list(root_ids)
+    while stack:
+        reached += 1
+        stack.extend(below[stack.pop()])
+    return reached == len(ids) and (active is None or active in below)

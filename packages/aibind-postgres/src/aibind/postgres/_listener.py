@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aibind.core.notify import Notifier
 from aibind.postgres.client import ListenHandle, SupportsListen
@@ -36,6 +37,8 @@ class Listener:
         client: opens the dedicated connection (:class:`SupportsListen`).
         channel: the notification channel (the store derives it from its status table).
         notifier: the followers to wake; its streams say whether to listen.
+        on_payload: called with each notification's payload (default: ``notifier.notify``,
+            the payload being a stream id).
         min_delay: first reconnect delay in seconds (doubles up to ``max_delay``).
         max_delay: longest reconnect delay in seconds.
     """
@@ -46,12 +49,14 @@ class Listener:
         channel: str,
         notifier: Notifier,
         *,
+        on_payload: Callable[[str], None] | None = None,
         min_delay: float = 0.05,
         max_delay: float = 2.0,
     ) -> None:
         self.channel = channel
         self._client = client
         self._notifier = notifier
+        self._on_payload = on_payload if on_payload is not None else notifier.notify
         self._min_delay = min_delay
         self._max_delay = max_delay
         self._handle: ListenHandle | None = None
@@ -139,7 +144,7 @@ class Listener:
         want = self._wanted()
         handle = self._handle
         if want and handle is None:
-            handle = await self._client.listen(self.channel, self._notifier.notify)
+            handle = await self._client.listen(self.channel, self._on_payload)
             if self._closed:
                 await handle.close()
                 return

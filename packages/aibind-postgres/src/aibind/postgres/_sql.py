@@ -31,7 +31,12 @@ from dataclasses import dataclass
 
 from aibind.postgres._idents import TableName
 
-__all__ = ["NOW_MS", "ConversationSQL", "StreamSQL"]
+__all__ = ["HINT_BYTES", "NOW_MS", "ConversationSQL", "StreamSQL"]
+
+HINT_BYTES = 7900
+"""An append's notification payload is ``id \x1f seq \x1f chunk`` (followers in other processes
+deliver the chunk without reading it) when id and chunk take fewer bytes than this (NOTIFY
+payloads must stay under 8000 bytes); else, as every other write's, just the stream id."""
 
 NOW_MS = "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
 """The server's current time in epoch milliseconds, fixed for the whole statement."""
@@ -44,6 +49,7 @@ class StreamSQL:
 
     create: str
     append: str
+    append_group: str
     append_many: str
     finish: str
     status: str
@@ -68,7 +74,8 @@ class StreamSQL:
 )
 SELECT id FROM up""",
             # $1 id, $2 chunk, $3 ttl ms, $4 channel -> (seq) or no row. A negative stored
-            # count is not appended to (get_status then reports it as corrupt).
+            # count is not appended to (get_status then reports it as corrupt). The
+            # notification carries the chunk when it fits (see HINT_BYTES).
             append=f"""WITH upd AS (
   UPDATE {s} SET total_chunks = total_chunks + 1, expires_at = {NOW_MS} + $3::bigint
   WHERE id = $1::text AND state = 'active' AND total_chunks >= 0
@@ -76,7 +83,38 @@ SELECT id FROM up""",
 ), ins AS (
   INSERT INTO {c} (id, seq, data) SELECT $1::text, total_chunks, $2::text FROM upd
 )
-SELECT total_chunks, pg_notify($4::text, $1::text)::text FROM upd""",
+SELECT total_chunks, pg_notify($4::text, CASE
+  WHEN octet_length($1::text) + octet_length($2::text) < {HINT_BYTES}
+  THEN $1::text || chr(31) || total_chunks::text || chr(31) || $2::text
+  ELSE $1::text END)::text
+FROM upd""",
+            # $1 ids text[], $2 chunks text[] (chunk i to stream i, in order), $3 ttl ms,
+            # $4 channel -> (id, total_chunks, n appended) per active stream: several
+            # concurrent appends (to one stream or many) in one statement, one commit. Rows
+            # are locked in id order first, so two such statements never deadlock each other.
+            append_group=f"""WITH input AS (
+  SELECT t.id, t.data, t.ord
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(id, data, ord)
+), counts AS (
+  SELECT id, count(*)::integer AS n FROM input GROUP BY id
+), locked AS MATERIALIZED (
+  SELECT s.id FROM {s} AS s
+  WHERE s.id IN (SELECT id FROM counts) AND s.state = 'active' AND s.total_chunks >= 0
+  ORDER BY s.id FOR UPDATE
+), upd AS (
+  UPDATE {s} AS s
+  SET total_chunks = s.total_chunks + c.n, expires_at = {NOW_MS} + $3::bigint
+  FROM counts AS c
+  WHERE s.id = c.id AND s.id IN (SELECT id FROM locked)
+    AND s.state = 'active' AND s.total_chunks >= 0
+  RETURNING s.id, s.total_chunks, c.n
+), ins AS (
+  INSERT INTO {c} (id, seq, data)
+  SELECT i.id, u.total_chunks - u.n
+    + (row_number() OVER (PARTITION BY i.id ORDER BY i.ord))::integer, i.data
+  FROM input AS i JOIN upd AS u ON u.id = i.id
+)
+SELECT id, total_chunks, n, pg_notify($4::text, id)::text FROM upd""",
             # $1 id, $2 chunks text[], $3 ttl ms, $4 channel -> (last seq) or no row.
             append_many=f"""WITH upd AS (
   UPDATE {s}
@@ -102,12 +140,17 @@ SELECT st.state, st.total_chunks, st.error, EXISTS (SELECT 1 FROM upd),
 FROM (SELECT 1) AS one LEFT JOIN {s} AS st ON st.id = $1::text""",
             # $1 id -> (state, total_chunks, error) or no row.
             status=f"SELECT state, total_chunks, error FROM {s} WHERE id = $1::text",
-            # $1 id, $2 after seq, $3 page size -> the status row (NULL, state, total_chunks,
-            # error) and up to $3 chunk rows (seq, data, NULL, NULL), one snapshot.
-            fetch=f"""SELECT NULL::integer, state, total_chunks, error FROM {s} WHERE id = $1::text
+            # $1 id, $2 after seq, $3 page size -> the status row (NULL, JSON text [state,
+            # total_chunks, error]) and up to $3 chunk rows (seq, data), one snapshot: two
+            # columns, so the chunk rows become chunks as they come. Seqs are gap-free, so the
+            # page is the seq range ($2, $2 + $3]: bounding it keeps any plan (a bitmap scan on
+            # a fresh, unanalysed table) to the page's rows instead of every row after $2.
+            fetch=f"""SELECT NULL::integer, json_build_array(state, total_chunks, error)::text
+FROM {s} WHERE id = $1::text
 UNION ALL
-(SELECT seq, data, NULL::integer, NULL::text FROM {c}
- WHERE id = $1::text AND seq > $2::integer ORDER BY seq LIMIT $3::integer)""",
+(SELECT seq, data FROM {c}
+ WHERE id = $1::text AND seq > $2::integer AND seq <= $2::bigint + $3::bigint
+ ORDER BY seq LIMIT $3::integer)""",
             # $1 ids text[] -> (id, state, total_chunks) of those that exist: the sweep.
             probe=f"SELECT id, state, total_chunks FROM {s} WHERE id = ANY($1::text[])",
             # $1 id, $2 channel.

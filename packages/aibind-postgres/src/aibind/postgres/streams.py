@@ -8,8 +8,11 @@ hooks, the LISTEN connection and the sweep probe.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ClassVar
+import json
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from itertools import islice
+from operator import attrgetter
+from typing import Any, ClassVar, TypeVar
 
 from aibind.core.errors import (
     AibindError,
@@ -19,9 +22,12 @@ from aibind.core.errors import (
 )
 from aibind.core.kit import (
     ClientOpener,
+    Coalescer,
+    Outcome,
     Parser,
     StreamStoreBase,
     as_text,
+    chunks_from_rows,
     make_status,
     parse_float,
     parse_optional_float,
@@ -44,6 +50,21 @@ from aibind.postgres._sql import StreamSQL
 from aibind.postgres.client import SupportsListen, as_client
 
 __all__ = ["PostgresStreamStore", "channel_for"]
+
+T = TypeVar("T")
+
+_DATA = attrgetter("data")
+
+
+def _status_first(row: Sequence[Any]) -> bool:
+    return row[0] is not None
+
+
+async def _outcome(call: Awaitable[T]) -> Outcome:
+    try:
+        return await call, None
+    except Exception as exc:
+        return None, exc
 
 
 def channel_for(status: TableName) -> str:
@@ -123,9 +144,16 @@ class PostgresStreamStore(StreamStoreBase):
                 "(psycopg, asyncpg or a client with listen()); give a number of seconds"
             )
         self.channel = channel_for(self.status_table)
-        self._listener = Listener(self.client, self.channel, self._notifier) if listens else None
+        self._listener = (
+            Listener(self.client, self.channel, self._notifier, on_payload=self._notified)
+            if listens
+            else None
+        )
         self._sql = StreamSQL.build(self.chunks_table, self.status_table)
         self._ttl_ms = ttl_ms(self.ttl)
+        self._appends: Coalescer[tuple[str, str], int] = Coalescer(
+            self._append_one, self._append_group
+        )
         self._tables = [self.chunks_table.display, self.status_table.display]
 
     # ---- kit hooks ---------------------------------------------------------------------
@@ -133,6 +161,16 @@ class PostgresStreamStore(StreamStoreBase):
     async def _listeners_changed(self, _stream_id: str) -> None:
         if self._listener is not None:
             self._listener.kick()
+
+    def _notified(self, payload: str) -> None:
+        """A notification: a stream id, or ``id \x1f seq \x1f chunk`` from an append (the
+        chunk is handed to the followers, who deliver it before their read confirms it)."""
+        stream_id, sep, rest = payload.partition("\x1f")
+        if sep:
+            seq, _, chunk = rest.partition("\x1f")
+            if seq.isdigit():
+                self._announce(stream_id, (StreamChunk(int(seq), chunk),))
+        self._notifier.notify(stream_id)
 
     def _translate(self, exc: Exception) -> AibindError:
         return translate(exc, self._tables)
@@ -144,6 +182,7 @@ class PostgresStreamStore(StreamStoreBase):
             self._notifier.notify(stream_id)
 
     async def _close(self) -> None:
+        await self._appends.aclose()
         await super()._close()
         if self._listener is not None:
             await self._listener.close()
@@ -160,6 +199,42 @@ class PostgresStreamStore(StreamStoreBase):
         return bool(await self.client.query(self._sql.create, (stream_id, self._ttl_ms)))
 
     async def _append(self, stream_id: str, chunks: list[str]) -> int:
+        if len(chunks) == 1:  # concurrent single appends share statements (see _append_group)
+            return await self._appends((stream_id, chunks[0]))
+        return await self._append_rows(stream_id, chunks)
+
+    async def _append_one(self, item: tuple[str, str]) -> int:
+        return await self._append_rows(item[0], [item[1]])
+
+    async def _append_group(self, items: list[tuple[str, str]]) -> list[Outcome]:
+        """Appends that arrived while another was in flight, in ONE statement (one commit):
+        each gets its seq from its stream's new count and its place among that stream's
+        appends in the group. One whose stream did not take it (not found, not active) is run
+        alone, which says why. If the statement fails on the server (rolled back), each runs
+        alone; if it fails otherwise (it may have committed), each gets the error."""
+        ids = [sid for sid, _ in items]
+        texts = [chunk for _, chunk in items]
+        params = (ids, texts, self._ttl_ms, self.channel)
+        try:
+            rows = await self.client.query(self._sql.append_group, params)
+        except Exception as exc:
+            if sqlstate_of(exc) is None:
+                return [(None, exc)] * len(items)
+            return [await _outcome(self._append_one(item)) for item in items]
+        appended = {row[0]: (int(row[1]), int(row[2])) for row in rows}
+        taken: dict[str, int] = {}
+        outcomes: list[Outcome] = []
+        for sid, chunk in items:
+            found = appended.get(sid)
+            if found is None:
+                outcomes.append(await _outcome(self._append_one((sid, chunk))))
+                continue
+            total, count = found
+            taken[sid] = place = taken.get(sid, 0) + 1
+            outcomes.append((total - count + place, None))
+        return outcomes
+
+    async def _append_rows(self, stream_id: str, chunks: list[str]) -> int:
         one = len(chunks) == 1
         sql = self._sql.append if one else self._sql.append_many
         params = (stream_id, chunks[0] if one else chunks, self._ttl_ms, self.channel)
@@ -202,24 +277,38 @@ class PostgresStreamStore(StreamStoreBase):
         self, stream_id: str, after: int, limit: int
     ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
         rows = await self.client.query(self._sql.fetch, (stream_id, after, limit))
-        status: StreamStatus | None = None
-        chunks: list[StreamChunk] = []
-        append = chunks.append
-        for seq, text, total, error in rows:
-            if seq is None:
-                status = self._status(stream_id, text, total, error)
-            elif type(text) is str:
-                append(StreamChunk(seq, text))
-            else:
-                where = f"chunk {seq} of stream {stream_id!r} in {self.chunks_table.display}"
-                append(StreamChunk(seq, as_text(text, where)))
-        return (status, chunks) if status is not None else (None, ())
+        if not rows or rows[0][0] is not None:  # the status row comes first, or no stream
+            rows = sorted(rows, key=_status_first)
+            if not rows or rows[0][0] is not None:
+                return None, ()
+        status = self._status_of(stream_id, rows[0][1])
+        chunks = chunks_from_rows(islice(rows, 1, None))
+        if chunks and set(map(type, map(_DATA, chunks))) != {str}:
+            chunks = [self._decoded(stream_id, chunk) for chunk in chunks]
+        return status, chunks
+
+    def _status_of(self, stream_id: str, packed: Any) -> StreamStatus:
+        where = f"stream {stream_id!r} in {self.status_table.display}"
+        try:
+            state, total, error = json.loads(as_text(packed, where))
+        except (TypeError, ValueError) as exc:
+            raise CorruptDataError(f"{where}: unreadable status {packed!r}") from exc
+        return self._status(stream_id, state, total, error)
+
+    def _decoded(self, stream_id: str, chunk: StreamChunk) -> StreamChunk:
+        if type(chunk.data) is str:
+            return chunk
+        where = f"chunk {chunk.seq} of stream {stream_id!r} in {self.chunks_table.display}"
+        return StreamChunk(chunk.seq, as_text(chunk.data, where))
 
     async def _delete(self, stream_id: str) -> None:
         await self.client.query(self._sql.delete, (stream_id, self.channel))
 
     def _can_sweep(self) -> bool:
         return True
+
+    def _marker(self, status: StreamStatus) -> Hashable:
+        return (status.state, status.total_chunks)
 
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable]:
         rows = await self.client.query(self._sql.probe, (stream_ids,))

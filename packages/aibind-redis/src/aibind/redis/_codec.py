@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aibind.core.errors import CorruptDataError
-from aibind.core.kit import as_text, make_status
+from aibind.core.kit import as_text, chunks_from_rows, make_status
 from aibind.core.types import StreamChunk, StreamStatus
 
 __all__ = ["parse_chunks", "parse_status"]
@@ -36,9 +36,33 @@ def parse_status(raw: Any, key: str) -> StreamStatus:
 def parse_chunks(values: Sequence[Any], after: int, key: str) -> list[StreamChunk]:
     """The chunks of an ``LRANGE`` reply starting at seq ``after + 1``.
 
+    In bulk: ``bytes`` values are joined with NUL (which no chunk holds: ``append`` refuses
+    it), decoded once and split, and the chunks built by :func:`aibind.core.kit.chunks_from_rows`;
+    a value that does not fit that (a NUL written by another tool, undecodable bytes) sends the
+    whole page through the one-by-one path, which names the bad seq.
+
     Raises:
         CorruptDataError: a chunk is not UTF-8 text; the message names ``key`` and the seq.
     """
+    if not values:
+        return []
+    kinds = set(map(type, values))
+    texts: Sequence[Any] | None = None
+    if kinds == {str}:
+        texts = values
+    elif kinds == {bytes}:
+        try:
+            texts = b"\x00".join(values).decode("utf-8").split("\x00")
+        except UnicodeDecodeError:
+            texts = None
+        if texts is not None and len(texts) != len(values):
+            texts = None
+    if texts is not None:
+        return chunks_from_rows(zip(range(after + 1, after + 1 + len(texts)), texts, strict=True))
+    return _one_by_one(values, after, key)
+
+
+def _one_by_one(values: Sequence[Any], after: int, key: str) -> list[StreamChunk]:
     chunks = []
     for seq, value in enumerate(values, after + 1):
         if isinstance(value, str):

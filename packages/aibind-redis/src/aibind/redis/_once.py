@@ -38,7 +38,7 @@ from typing import Any
 
 from aibind.redis._errors import driver_types
 
-__all__ = ["is_cluster_client", "prepare_cluster", "send_once", "supports_once"]
+__all__ = ["is_cluster_client", "prepare_cluster", "send_many_once", "send_once", "supports_once"]
 
 _NEEDS_COMMAND: dict[type, bool] = {}
 
@@ -140,3 +140,47 @@ async def send_once(client: Any, key: str, *args: Any) -> Any:
         raise
     finally:
         await pool.release(conn)
+
+
+async def send_many_once(
+    client: Any, commands: list[tuple[Any, ...]]
+) -> list[tuple[Any, BaseException | None]]:
+    """Send several write commands exactly once, in ONE pipeline (one write, one round trip;
+    what ioredis does with commands issued together), and read every reply.
+
+    Args:
+        client: a standalone client for which :func:`supports_once` is ``True`` (not a
+            cluster client: its commands may belong to different nodes).
+        commands: each command with its arguments, as for :func:`send_once`.
+
+    Returns:
+        one ``(reply, None)`` or ``(None, error)`` per command, in order: an error reply
+        (``NOSCRIPT``...) concerns its command alone; a failure of the connection is the error
+        of every command whose reply was not read (each may or may not have run).
+
+    Raises:
+        TypeError: the client cannot send exactly once.
+    """
+    pool = _standalone_pool(client)
+    if pool is None:
+        raise TypeError(f"{type(client).__name__} cannot send a command exactly once")
+    reply_error = driver_types("ResponseError")
+    outcomes: list[tuple[Any, BaseException | None]] = []
+    conn = await _checkout(pool, str(commands[0][0]))
+    try:
+        await _fresh(conn)
+        await conn.send_packed_command(conn.pack_commands(commands))
+        for args in commands:
+            try:
+                outcomes.append((await client.parse_response(conn, args[0]), None))
+            except reply_error as exc:
+                outcomes.append((None, exc))
+    except Exception as exc:
+        await conn.disconnect(nowait=True)
+        outcomes += [(None, exc)] * (len(commands) - len(outcomes))
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(conn)
+    return outcomes

@@ -28,7 +28,11 @@ from typing import Any
 from aibind.redis._errors import driver_types, error_code
 from aibind.redis._once import send_once, supports_once
 
-__all__ = ["APPEND", "CREATE", "DELETE", "FINISH", "READ", "Script"]
+__all__ = ["APPEND", "CREATE", "DELETE", "FINISH", "HINT_BYTES", "READ", "Script", "is_noscript"]
+
+HINT_BYTES = 4096
+"""A one-chunk append publishes ``seq \\x1f chunk`` (followers in other processes deliver the
+chunk without reading it) when the chunk takes at most this many bytes; else just the seq."""
 
 _STATUS = """
 local raw = redis.call('GET', KEYS[1])
@@ -49,7 +53,9 @@ end
 """
 
 
-def _is_noscript(exc: BaseException) -> bool:
+def is_noscript(exc: BaseException) -> bool:
+    """``True`` for a ``NOSCRIPT`` reply: the server does not have the script (it did not
+    run)."""
     if isinstance(exc, driver_types("NoScriptError")):
         return True
     # clients without exception classes of their own (Upstash...): the reply's error code
@@ -90,7 +96,7 @@ class Script:
                 )
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except Exception as exc:
-            if not _is_noscript(exc):
+            if not is_noscript(exc):
                 raise
         if once:
             return await send_once(client, keys[0], "EVAL", self.source, len(keys), *keys, *args)
@@ -120,7 +126,13 @@ for i = 5, #ARGV, 1000 do
   n = redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 touch('{"state":"active","totalChunks":' .. n .. '}')
-redis.call(ARGV[4], ARGV[3], tostring(n))
+if #ARGV == 5 and #ARGV[5] <= """
+    + str(HINT_BYTES)
+    + """ then
+  redis.call(ARGV[4], ARGV[3], n .. '\\31' .. ARGV[5])
+else
+  redis.call(ARGV[4], ARGV[3], tostring(n))
+end
 return {n}
 """,
     write=True,

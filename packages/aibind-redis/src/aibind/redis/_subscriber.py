@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from aibind.core.errors import BackendTimeoutError, StoreClosedError
@@ -33,9 +34,29 @@ __all__ = ["CONFIRM_TIMEOUT", "Subscriber"]
 CONFIRM_TIMEOUT = 10.0
 """Seconds to wait for the server to confirm a subscription."""
 
+SUBSCRIBE_BATCH = 1000
+"""Most channels one ``SUBSCRIBE`` command names."""
+
 
 def _text(value: Any) -> str:
     return as_text(value, "pub/sub message") if value is not None else ""
+
+
+def _hint(data: Any) -> tuple[int, str] | None:
+    """``(seq, chunk)`` of an append's message ``seq \\x1f chunk``, or ``None``."""
+    if isinstance(data, (bytes, bytearray)):
+        head, sep, rest = bytes(data).partition(b"\x1f")
+        if not sep or not head.isdigit():
+            return None
+        try:
+            return int(head), rest.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(data, str):
+        head_s, sep_s, rest_s = data.partition("\x1f")
+        if sep_s and head_s.isdigit():
+            return int(head_s), rest_s
+    return None
 
 
 class _Link:
@@ -48,6 +69,7 @@ class _Link:
         self.sent: set[str] = set()  # channels subscribed on the current connection
         self.leaving: set[str] = set()  # unsubscribed, confirmation not read yet
         self.pending: dict[str, asyncio.Future[None]] = {}
+        self.outbox: set[str] = set()  # channels waiting to be sent in the next SUBSCRIBE
         self.wanted = asyncio.Event()
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()
@@ -115,7 +137,7 @@ class _Link:
     def _handle(self, msg: dict[str, Any]) -> None:
         kind, channel = _text(msg.get("type")), _text(msg.get("channel"))
         if kind in ("message", "smessage"):
-            self.owner.wake(channel)
+            self.owner.wake(channel, msg.get("data"))
         elif kind in ("subscribe", "ssubscribe"):
             waiter = self.pending.pop(channel, None)
             if waiter is not None:
@@ -138,11 +160,17 @@ class _Link:
 
     async def _confirm(self, channel: str, fut: asyncio.Future[None]) -> None:
         await self.ready.wait()
+        self.outbox.add(channel)
         async with self.lock:
-            if self.ready.is_set() and channel not in self.sent:
+            # Whoever takes the lock first sends every channel waiting by then, in one
+            # SUBSCRIBE (10,000 followers starting together: a few commands, not 10,000).
+            batch = [c for c in self.outbox if c in self.channels and c not in self.sent]
+            self.outbox.clear()
+            if self.ready.is_set() and batch:
                 # A lost connection is the reader's business: it re-subscribes everything.
                 with contextlib.suppress(Exception):
-                    await self._send(channel)
+                    for start in range(0, len(batch), SUBSCRIBE_BATCH):
+                        await self._send(*batch[start : start + SUBSCRIBE_BATCH])
         await asyncio.shield(fut)
 
     async def subscribe(self, channel: str) -> None:
@@ -216,9 +244,17 @@ class Subscriber:
         sharded: use ``SSUBSCRIBE``/``SUNSUBSCRIBE`` (Redis 7+ sharded pub/sub, cluster mode).
     """
 
-    def __init__(self, route: Route, notifier: Notifier, *, sharded: bool = False) -> None:
+    def __init__(
+        self,
+        route: Route,
+        notifier: Notifier,
+        *,
+        sharded: bool = False,
+        announce: Callable[[str, int, str], None] | None = None,
+    ) -> None:
         self._route = route
         self.notifier = notifier
+        self._announce = announce
         self.sharded = sharded
         self._links: dict[str, _Link] = {}
         self._where: dict[str, _Link] = {}
@@ -234,11 +270,17 @@ class Subscriber:
         """How many channels are subscribed or being subscribed."""
         return sum(len(link.channels) for link in self._links.values())
 
-    def wake(self, channel: str) -> None:
-        """Wake the followers of the stream published on ``channel``."""
+    def wake(self, channel: str, data: Any = None) -> None:
+        """Wake the followers of the stream published on ``channel``; a message ``seq \\x1f
+        chunk`` (a one-chunk append) hands them the chunk first (``announce``)."""
         stream_id = self._streams.get(channel)
-        if stream_id is not None:
-            self.notifier.notify(stream_id)
+        if stream_id is None:
+            return
+        if self._announce is not None and data:
+            hint = _hint(data)
+            if hint is not None:
+                self._announce(stream_id, *hint)
+        self.notifier.notify(stream_id)
 
     def moved(self, channel: str) -> None:
         """Re-route ``channel`` after the server dropped it; wakes its followers."""

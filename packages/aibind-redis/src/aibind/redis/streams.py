@@ -10,13 +10,15 @@ npm package). Every public method comes from :class:`aibind.core.kit.StreamStore
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from aibind.core.errors import CorruptDataError, StreamNotActiveError, StreamNotFoundError
 from aibind.core.jsjson import dumps as js_dumps
 from aibind.core.kit import (
     ClientOpener,
+    Coalescer,
+    Outcome,
     Parser,
     StreamStoreBase,
     as_text,
@@ -32,7 +34,12 @@ from aibind.redis._codec import parse_chunks, parse_status
 from aibind.redis._connect import REDIS_CLIENT
 from aibind.redis._errors import translate
 from aibind.redis._keys import StreamKeys, check_prefix, check_redis_ttl, ttl_args
-from aibind.redis._once import is_cluster_client, prepare_cluster
+from aibind.redis._once import (
+    is_cluster_client,
+    prepare_cluster,
+    send_many_once,
+    supports_once,
+)
 from aibind.redis._pubsub_route import pubsub_route
 from aibind.redis._subscriber import Subscriber
 from aibind.redis.client import RedisClient
@@ -43,6 +50,20 @@ _MGET_BATCH = 1000
 """Status keys per ``MGET`` of one sweep (all batches go in one pipeline)."""
 
 T = TypeVar("T")
+
+
+async def _outcome(call: Awaitable[T]) -> Outcome:
+    try:
+        return await call, None
+    except Exception as exc:
+        return None, exc
+
+
+def _checked(check: Callable[[str, Any], int], stream_id: str, reply: Any) -> Outcome:
+    try:
+        return check(stream_id, reply), None
+    except Exception as exc:
+        return None, exc
 
 
 class RedisStreamStore(StreamStoreBase):
@@ -119,7 +140,24 @@ class RedisStreamStore(StreamStoreBase):
                 "poll_interval=None needs a client with pub/sub (this one has none; "
                 "cluster mode needs redis-py>=8 for asyncio sharded pub/sub)"
             )
-        self._subscriber = Subscriber(route, self._notifier, sharded=cluster) if route else None
+        self._subscriber = (
+            Subscriber(route, self._notifier, sharded=cluster, announce=self._announced)
+            if route
+            else None
+        )
+        # Reads as MULTI/EXEC where the client is a standalone redis-py / valkey client (its
+        # transactions are real ones); the READ script elsewhere (cluster, HTTP clients).
+        self._multi = (
+            not cluster and supports_once(client) and callable(getattr(client, "pipeline", None))
+        )
+        # Concurrent reads as one MULTI/EXEC, concurrent single appends as one pipeline
+        # (standalone clients that send exactly once).
+        self._reads: Coalescer[tuple[list[str], int, int], list[Any]] | None = None
+        if self._multi:
+            self._reads = Coalescer(self._read_multi, self._read_group, limit=200)
+        self._appends: Coalescer[tuple[str, str], int] | None = None
+        if not cluster and supports_once(client):
+            self._appends = Coalescer(self._append_one, self._append_group)
 
     @property
     def push(self) -> bool:
@@ -136,7 +174,14 @@ class RedisStreamStore(StreamStoreBase):
     async def _open(self) -> None:
         await prepare_cluster(self._client)
 
+    def _announced(self, stream_id: str, seq: int, chunk: str) -> None:
+        self._announce(stream_id, (StreamChunk(seq, chunk),))
+
     async def _close(self) -> None:
+        if self._appends is not None:
+            await self._appends.aclose()
+        if self._reads is not None:
+            await self._reads.aclose()
         await super()._close()
         if self._subscriber is not None:
             await self._subscriber.close()
@@ -187,8 +232,41 @@ class RedisStreamStore(StreamStoreBase):
         return bool(int(await self._script(scripts.CREATE, "create", stream_id)))
 
     async def _append(self, stream_id: str, chunks: list[str]) -> int:
+        if len(chunks) == 1 and self._appends is not None:
+            return await self._appends((stream_id, chunks[0]))
+        return await self._append_now(stream_id, chunks)
+
+    async def _append_now(self, stream_id: str, chunks: list[str]) -> int:
         reply = await self._script(scripts.APPEND, "append to", stream_id, *chunks)
         return self._check_code(stream_id, reply)
+
+    async def _append_one(self, item: tuple[str, str]) -> int:
+        return await self._append_now(item[0], [item[1]])
+
+    async def _append_group(self, items: list[tuple[str, str]]) -> list[Outcome]:
+        """Appends that arrived while another was in flight, as one pipeline of ``EVALSHA``
+        (each still its own atomic script, sent exactly once: :func:`send_many_once`). One
+        refused with ``NOSCRIPT`` (the server lost its script cache) did not run and runs
+        again alone, loading the script."""
+        unit, amount = self._ttl_args
+        commands = []
+        for sid, chunk in items:
+            keys = (self._keys.status(sid), self._keys.chunks(sid))
+            channel = self._keys.channel(sid)
+            argv = (unit, amount, channel, self._publish, chunk)
+            commands.append(("EVALSHA", scripts.APPEND.sha, 2, *keys, *argv))
+        replies = await keep_cancellation(send_many_once(self._client, commands))
+        outcomes: list[Outcome] = []
+        for (sid, chunk), (reply, error) in zip(items, replies, strict=True):
+            if error is not None and scripts.is_noscript(error):
+                outcomes.append(await _outcome(self._append_now(sid, [chunk])))
+            elif error is not None:
+                failure = translate(error, f"append to {sid!r}")
+                failure.__cause__ = error
+                outcomes.append((None, failure))
+            else:
+                outcomes.append(_checked(self._check_code, sid, reply))
+        return outcomes
 
     async def _get_status(self, stream_id: str) -> StreamStatus | None:
         key = self._keys.status(stream_id)
@@ -208,7 +286,10 @@ class RedisStreamStore(StreamStoreBase):
     ) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
         keys = [self._keys.status(stream_id), self._keys.chunks(stream_id)]
         try:
-            reply = await scripts.READ.run(self._client, keys, [after, limit])
+            if self._reads is not None:
+                reply = await self._reads((keys, after, limit))
+            else:
+                reply = await scripts.READ.run(self._client, keys, [after, limit])
         except Exception as exc:
             raise translate(exc, f"read {stream_id!r}") from exc
         if not reply or reply[0] is None:
@@ -222,6 +303,23 @@ class RedisStreamStore(StreamStoreBase):
             )
         return status, parse_chunks(reply[1] if len(reply) > 1 else [], after, keys[1])
 
+    async def _read_multi(self, item: tuple[list[str], int, int]) -> list[Any]:
+        """``GET`` status, ``LRANGE`` the page and ``LLEN`` in one ``MULTI``/``EXEC`` (one
+        round trip, one atomic snapshot, like the ``READ`` script, without copying every
+        chunk through Lua: 500 chunks of 64 KB read in a quarter of the time)."""
+        return (await self._read_group([item]))[0][0]  # type: ignore[no-any-return]
+
+    async def _read_group(self, items: list[tuple[list[str], int, int]]) -> list[Outcome]:
+        """The reads of several followers (10,000 starting together, or woken together) in
+        one ``MULTI``/``EXEC``: one round trip, one snapshot of them all."""
+        pipe = self._client.pipeline(transaction=True)
+        for keys, after, limit in items:
+            pipe.get(keys[0])
+            pipe.lrange(keys[1], after, after + limit - 1)
+            pipe.llen(keys[1])
+        values = list(await pipe.execute())
+        return [(values[3 * i : 3 * i + 3], None) for i in range(len(items))]
+
     async def _delete(self, stream_id: str) -> None:
         await self._script(scripts.DELETE, "delete", stream_id)
 
@@ -230,6 +328,14 @@ class RedisStreamStore(StreamStoreBase):
             self.cluster and callable(getattr(self._client, "pipeline", None))
         )
 
+    def _marker(self, status: StreamStatus) -> Hashable:
+        # The status value as our scripts (and npm's JSON.stringify) write it, as _probe
+        # reports it: a stream whose stored value is spelled otherwise is woken once.
+        body = f'{{"state":"{status.state}","totalChunks":{status.total_chunks}'
+        if status.state == "error" and status.error is not None:
+            body += f',"error":{js_dumps(status.error)}'
+        return (body + "}").encode()
+
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         """The raw status value of each followed stream that exists: one ``MGET`` round trip
         (batches of 1,000 keys in one pipeline), or in cluster mode one pipeline of ``GET``s,
@@ -237,7 +343,7 @@ class RedisStreamStore(StreamStoreBase):
         keys = [self._keys.status(i) for i in stream_ids]
         values = await keep_cancellation(self._status_values(keys))
         return {
-            sid: bytes(v) if isinstance(v, (bytearray, memoryview)) else v
+            sid: v.encode() if isinstance(v, str) else bytes(v)
             for sid, v in zip(stream_ids, values, strict=False)
             if v is not None
         }

@@ -2,8 +2,8 @@
 
 * :class:`ThreadedClient` — a blocking DB-API connection (stdlib ``sqlite3``, ``libsql``) driven
   from one dedicated worker thread, so the event loop never blocks. ``from_url`` uses it over a
-  ``sqlite3`` connection it opens on that thread. Its thread is a ``concurrent.futures`` worker:
-  it never keeps the process alive, even if the store is never closed.
+  ``sqlite3`` connection it opens on that thread. Its thread (:mod:`aibind.sqlite._worker`) is a
+  daemon: it never keeps the process alive, even if the store is never closed.
 * :class:`AiosqliteClient` — an ``aiosqlite.Connection`` the caller already has.
 
 Rows are returned as the driver gives them (tuples by default). ``batch()`` runs as one
@@ -14,17 +14,16 @@ so ``import aibind.sqlite`` works where ``sqlite3`` is absent (Pyodide, a Cloudf
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aibind.core.errors import StoreClosedError
 from aibind.core.validation import check_ttl
-from aibind.sqlite._dbapi import DbApiConnection, run_batch, run_execute
+from aibind.sqlite._dbapi import DbApiConnection, Outcome, run_batch, run_batches, run_execute
 from aibind.sqlite._protocol import Row, SqliteClient, Statement
+from aibind.sqlite._worker import Worker
 
 if TYPE_CHECKING:
     import sqlite3
@@ -97,22 +96,28 @@ class ThreadedClient:
         self._init_sql = tuple(init_sql)
         self._connect = connect
         self._kind = kind
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: Worker | None = None
+        self._batches = self._run_batches  # one object: the worker groups jobs by it
         self._lock: threading.Lock | None = None
         self._closed = False
         if connection is not None:
-            executor = self._start()
+            worker = self._start()
             try:
-                executor.submit(self._probe).result()
+                worker.run_blocking(self._probe)
             except BaseException:
                 self._release()
                 raise
 
-    def _start(self) -> ThreadPoolExecutor:
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"aibind-{self._kind}")
+    def _start(self) -> Worker:
+        self._worker = Worker(f"aibind-{self._kind}")
         if self.connection is not None:
             self._lock = _acquire_lock(self.connection)
-        return self._executor
+        return self._worker
+
+    @property
+    def closed(self) -> bool:
+        """``True`` once :meth:`aclose` has been called."""
+        return self._closed
 
     def _probe(self) -> None:
         import sqlite3
@@ -144,18 +149,19 @@ class ThreadedClient:
             raise StoreClosedError("the SQLite client has been closed")
         if self._connect is None:
             raise ValueError("ThreadedClient needs a connection or connect")
-        if self._executor is None:
-            self._start()
-        loop = asyncio.get_running_loop()
-        conn = await loop.run_in_executor(self._executor, self._connect)
+        worker = self._worker if self._worker is not None else self._start()
+        conn = await worker.run(self._connect)
+        if self.closed:  # closed while connecting (the worker has stopped): close it here
+            conn.close()
+            raise StoreClosedError("the SQLite client has been closed")
         self.connection = conn
         self._lock = _acquire_lock(conn)
 
     def _release(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._executor is not None:
-                self._executor.shutdown(wait=False)
+            if self._worker is not None:
+                self._worker.stop()
             if self._lock is not None:
                 _release_lock(self.connection)
 
@@ -172,7 +178,9 @@ class ThreadedClient:
             with lock:
                 return fn(conn)
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, locked)
+        worker = self._worker
+        assert worker is not None
+        return await worker.run(locked)
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one statement on the worker thread; see :class:`SqliteClient`."""
@@ -180,30 +188,39 @@ class ThreadedClient:
         return await self._run(lambda conn: run_execute(conn, sql, args, timeout))
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
-        """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction; see :class:`SqliteClient`."""
-        stmts = list(statements)
-        timeout = self.busy_timeout
-        return await self._run(lambda conn: run_batch(conn, stmts, timeout))
+        """Run ``statements`` in one ``BEGIN IMMEDIATE`` transaction; see :class:`SqliteClient`.
+
+        Batches of concurrent callers that are queued together when the worker thread gets to
+        them are committed together (each in a savepoint of its own: atomic and isolated as
+        alone, rolled back alone if it fails; see :func:`~aibind.sqlite._dbapi.run_batches`).
+        """
+        if self._closed:
+            raise StoreClosedError("the SQLite client has been closed")
+        if self.connection is None:
+            await self.open()
+        worker = self._worker
+        assert worker is not None
+        result: list[list[Row]] = await worker.submit_grouped(self._batches, list(statements))
+        return result
+
+    def _run_batches(self, batches: list[list[Statement]]) -> list[Outcome]:
+        lock = self._lock
+        assert lock is not None
+        with lock:
+            return run_batches(self.connection, batches, self.busy_timeout)
 
     async def aclose(self) -> None:
         """Stop the worker thread after the work already queued; close the connection only if
         this client opened it (``connect``). Idempotent."""
         if self._closed:
             return
-        executor, owned = self._executor, self._connect is not None
+        worker, owned = self._worker, self._connect is not None
         conn = self.connection
-        self._release()
-        if executor is None:
-            return
-        if owned and conn is not None:
-            await asyncio.get_running_loop().run_in_executor(None, _close_after, executor, conn)
-        else:
-            await asyncio.to_thread(executor.shutdown, True)
-
-
-def _close_after(executor: ThreadPoolExecutor, conn: Any) -> None:
-    executor.shutdown(wait=True)
-    conn.close()
+        self._closed = True  # new calls are refused; the work already queued runs
+        if self._lock is not None:
+            _release_lock(conn)
+        if worker is not None:
+            await worker.close(conn.close if owned and conn is not None else None)
 
 
 class AiosqliteClient:

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from aibind.sqlite._errors import is_busy_error
 from aibind.sqlite._protocol import Statement
 
-__all__ = ["DbApiConnection", "run_batch", "run_execute"]
+__all__ = ["DbApiConnection", "Outcome", "run_batch", "run_batches", "run_execute"]
 
 T = TypeVar("T")
 
@@ -110,3 +110,62 @@ def run_batch(
         return results
 
     return _retrying(once, busy_timeout)
+
+
+Outcome = tuple[Any, "BaseException | None"]
+"""``(result, None)`` or ``(None, error)``: how one batch of a group ended."""
+
+
+def run_batches(
+    conn: DbApiConnection, batches: Sequence[Sequence[Statement]], busy_timeout: float
+) -> list[Outcome]:
+    """Run several batches, each atomic and isolated as :func:`run_batch` runs it, in ONE
+    ``BEGIN IMMEDIATE`` transaction (a group commit): each batch in a savepoint of its own, so
+    a batch that fails is rolled back alone and the others commit together. One commit instead
+    of one per batch is what makes concurrent appends cheap (measured: the 50 streams x 200
+    concurrent appends of the bench).
+
+    If the group as a whole fails (the commit, a lost transaction, the busy timeout), every
+    batch is run again on its own with :func:`run_batch`, so each gets its own outcome.
+
+    Returns:
+        one :data:`Outcome` per batch, in order.
+    """
+    if len(batches) == 1:
+        return [_alone(conn, batches[0], busy_timeout)]
+
+    def once() -> list[Outcome]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes: list[Outcome] = []
+            for statements in batches:
+                conn.execute("SAVEPOINT aibind_batch")
+                try:
+                    results = [_rows(conn, sql, args) for sql, args in statements]
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite ended the whole transaction: run each batch alone
+                    conn.execute("ROLLBACK TO aibind_batch")
+                    conn.execute("RELEASE aibind_batch")
+                    outcomes.append((None, exc))
+                else:
+                    conn.execute("RELEASE aibind_batch")
+                    outcomes.append((results, None))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    try:
+        return _retrying(once, busy_timeout)
+    except Exception:
+        return [_alone(conn, statements, busy_timeout) for statements in batches]
+
+
+def _alone(conn: DbApiConnection, statements: Sequence[Statement], busy_timeout: float) -> Outcome:
+    try:
+        return run_batch(conn, statements, busy_timeout), None
+    except Exception as exc:
+        return None, exc

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from aibind.core.notify import Notifier
 from aibind.sqlite._protocol import Row, SqliteClient, column
 
-__all__ = ["database_key", "notifier_for"]
+__all__ = ["database_key", "database_path", "notifier_for"]
 
 _lock = threading.Lock()
 _notifiers: weakref.WeakValueDictionary[str, Notifier] = weakref.WeakValueDictionary()
@@ -40,22 +40,32 @@ def _main_file(rows: Sequence[Row]) -> str:
     return ""
 
 
-async def database_key(client: SqliteClient) -> str:
+async def database_path(client: SqliteClient) -> str:
+    """The file of the database ``client`` is connected to (resolved), or ``""`` for an
+    in-memory database or a client that does not answer ``PRAGMA database_list`` (HTTP APIs)."""
+    try:
+        path = _main_file(await client.execute("PRAGMA database_list"))
+    except Exception:
+        path = ""
+    return _resolved(path)
+
+
+def _resolved(path: str) -> str:
+    return os.path.realpath(path) if path else ""
+
+
+def database_key(client: SqliteClient, path: str) -> str:
     """Identify the database ``client`` is connected to.
+
+    Args:
+        client: the client.
+        path: its :func:`database_path`.
 
     Returns:
         ``"file:<realpath>"`` for a database file, else ``"client:<id>"`` of the underlying
         connection (in-memory databases, or clients that do not answer
         ``PRAGMA database_list``, such as HTTP APIs).
     """
-    try:
-        path = _main_file(await client.execute("PRAGMA database_list"))
-    except Exception:
-        path = ""
     if path:
-        return _file_key(path)
+        return "file:" + path
     return f"client:{id(getattr(client, 'connection', client))}"
-
-
-def _file_key(path: str) -> str:
-    return "file:" + os.path.realpath(path)

@@ -4,7 +4,7 @@ tables of the npm ``@aibind/sqlite`` package, with atomic appends and push wake-
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import islice
 from typing import Any, ClassVar
 
@@ -26,12 +26,13 @@ from aibind.core.kit import (
     ttl_ms,
 )
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
-from aibind.sqlite._notifiers import database_key, notifier_for
+from aibind.sqlite._notifiers import database_key, database_path, notifier_for
 from aibind.sqlite._protocol import column
 from aibind.sqlite._schema import DEFAULT_CHUNKS_TABLE, DEFAULT_STATUS_TABLE, stream_statements
 from aibind.sqlite._store import SqliteStore
 from aibind.sqlite._stream_sql import StreamSql
 from aibind.sqlite._url import SQLITE_CLIENT
+from aibind.sqlite._walwatch import watch_database
 
 __all__ = ["SqliteStreamStore"]
 
@@ -46,9 +47,11 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
     milliseconds, as npm writes it); a stream past it stays readable until :meth:`cleanup`
     removes it (npm writes it once, at create, so a Node writer may still be appending).
     Followers in this process are woken after each write of any store on the same file; writes
-    of other processes (and of the npm package) are found by one ``PRAGMA data_version`` check
-    per ``poll_interval`` for the whole store. Tables are never created implicitly: call
-    :meth:`setup`.
+    of other processes (and of the npm package) are found by the store's sweep: one ``PRAGMA
+    data_version`` check (then one query of the followed streams' counters) per
+    ``poll_interval``, and at once when inotify reports a write to the file or its WAL (Linux),
+    so a follower in another process sees a chunk well within a millisecond or two. Tables are
+    never created implicitly: call :meth:`setup`.
 
     Args:
         client: a :class:`~aibind.sqlite.SqliteClient`, or a sqlite3 / aiosqlite / libsql
@@ -90,11 +93,17 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
         self._tables = (chunks_table, status_table)
         self._use_client(client)
         self._data_version: object = None
+        self._path = ""
 
     async def _open(self) -> None:
         # One notifier per database file in this process, so every store on the file wakes
         # the followers of the others.
-        self._notifier = notifier_for(await database_key(self._client))
+        self._path = await database_path(self._client)
+        self._notifier = notifier_for(database_key(self._client, self._path))
+
+    def _watch_changes(self, poke: Callable[[], None]) -> Callable[[], None] | None:
+        # Other processes' commits, seen at once by inotify (Linux); else every poll_interval.
+        return watch_database(self._path, poke)
 
     # ---- storage hooks (see aibind.core.kit.StreamStoreBase) --------------------------------
 
@@ -178,6 +187,9 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
 
     def _can_sweep(self) -> bool:
         return True
+
+    def _marker(self, status: StreamStatus) -> Hashable:
+        return (status.state, status.total_chunks)
 
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         # Cheap first: data_version moves only when another connection commits to the file.

@@ -12,6 +12,8 @@ docs/contributing-a-backend.md):
   wake-ups, ``read_from`` with push, idle expiry and retries) over a few storage hooks.
 * **Conversations** — :class:`ConversationStoreBase` implements
   :class:`~aibind.core.protocols.ConversationStore` over get / set-with-TTL / delete.
+* **Coalescing** — :class:`Coalescer`: concurrent calls (appends) that arrive while one is in
+  flight run as one group (one pipeline, one statement) next.
 * **One poll policy** — :class:`Sweeper`: one safety sweep per store every ``poll_interval``,
   one round trip however many followers, for writers that do not notify.
 * **One error model** — backends translate driver exceptions by type with
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 from aibind.core.kit._cancel import keep_cancellation
 from aibind.core.kit._chunks import chunks_from_rows
+from aibind.core.kit._coalesce import Coalescer, Outcome
 from aibind.core.kit._conversations import ConversationStoreBase
 from aibind.core.kit._errors import backend_error, describe, loaded_types
 from aibind.core.kit._lifecycle import Owned, StoreBase
@@ -44,19 +47,22 @@ from aibind.core.kit._options import (
     split_url_options,
 )
 from aibind.core.kit._streams import StreamStoreBase
-from aibind.core.kit._sweep import Probe, Sweeper
+from aibind.core.kit._sweep import Probe, Sweeper, Watch
 from aibind.core.kit._values import as_text, make_status, now_ms, ttl_ms
 
 __all__ = [
     "CONVERSATION_PREFIX",
     "ClientOpener",
+    "Coalescer",
     "ConversationStoreBase",
+    "Outcome",
     "Owned",
     "Parser",
     "Probe",
     "StoreBase",
     "StreamStoreBase",
     "Sweeper",
+    "Watch",
     "as_text",
     "backend_error",
     "chunks_from_rows",

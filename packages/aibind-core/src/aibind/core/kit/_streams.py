@@ -10,7 +10,8 @@ public method, rule and error comes from here, so all backends behave alike.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Hashable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import ClassVar
 
 from aibind.core.errors import (
@@ -35,6 +36,32 @@ from aibind.core.validation import (
 
 __all__ = ["StreamStoreBase"]
 
+_HINT_LIMIT = 256
+"""Most announced chunks kept for one follower between its reads (a follower that does not
+keep up drops them and reads instead)."""
+
+PAGE_BYTES = 4 * 1024 * 1024
+"""Characters of chunk text a grown page aims at (see ``read_from``)."""
+
+PAGE_GROWTH = 16
+"""Most a page grows to, as a multiple of :attr:`StreamStoreBase.page_size`."""
+
+
+def _next_limit(chunks: Sequence[StreamChunk], limit: int, first: int) -> int:
+    """The next page size after a full page of ``limit`` chunks: ``PAGE_BYTES`` worth, judging
+    by up to 16 chunks spread over this page, between ``first`` and ``PAGE_GROWTH * first``."""
+    step = max(1, len(chunks) // 16)
+    sample = chunks[::step]
+    average = max(1.0, sum(len(chunk.data) for chunk in sample) / len(sample))
+    return max(first, min(PAGE_GROWTH * first, int(PAGE_BYTES / average)))
+
+
+_hints: weakref.WeakKeyDictionary[Notifier, dict[str, list[list[StreamChunk]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per notifier (so every store of a process sharing one, like SQLite's per-file notifier,
+reaches every follower), per stream: each follower's buffer of announced chunks."""
+
 
 class StreamStoreBase(StoreBase):
     """Base class of every backend's stream store (see the module docs).
@@ -57,7 +84,9 @@ class StreamStoreBase(StoreBase):
     """
 
     page_size: ClassVar[int] = 1000
-    """Most chunks one ``_fetch`` returns (a replay reads in pages of this size)."""
+    """Most chunks the first ``_fetch`` of a read returns; while pages come full (a long
+    replay) the next ones grow to about :data:`PAGE_BYTES` of text, up to :data:`PAGE_GROWTH`
+    times this, so a replay of 10,000 tokens takes two round trips instead of ten."""
 
     read_retry_window: ClassVar[float] = 30.0
     """Seconds a follower keeps retrying a read while the backend is unreachable (connection
@@ -76,6 +105,7 @@ class StreamStoreBase(StoreBase):
         self._following: dict[str, int] = {}
         self._subscriptions: set[Subscription] = set()
         self._sweeper: Sweeper | None = None
+        self._markers: dict[str, Hashable] = {}
 
     # ---- storage hooks -----------------------------------------------------------------
 
@@ -112,9 +142,35 @@ class StreamStoreBase(StoreBase):
         """``True`` if :meth:`_probe` works with this store's client (default ``False``)."""
         return False
 
+    def _marker(self, status: StreamStatus) -> Hashable | None:
+        """The marker :meth:`_probe` would report for a stream with ``status`` (``None``, the
+        default: unknown). With it, a stream the sweep sees for the first time is woken only
+        if it changed since its followers' last read."""
+        return None
+
     async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
         """Version markers of ``stream_ids`` in one round trip (see :data:`Probe`)."""
         raise NotImplementedError
+
+    def _watch_changes(self, poke: Callable[[], None]) -> Callable[[], None] | None:
+        """Start watching for other processes' writes, calling ``poke()`` on each so the sweep
+        runs at once; return the function that stops watching, or ``None`` (the default: no
+        watcher, the sweep runs every ``poll_interval``). Called from the sweep task while the
+        store has followers. See :data:`aibind.core.kit.Watch`."""
+        return None
+
+    def _announce(self, stream_id: str, chunks: Sequence[StreamChunk]) -> None:
+        """Hand ``chunks``, just stored, to this process's followers of ``stream_id`` (those
+        sharing this store's notifier), before they are woken: a follower delivers them at
+        once, a round trip before its read confirms them. A backend whose push carries the
+        written chunk (a NOTIFY payload) calls it on receipt, then wakes the followers."""
+        buffers = _hints.get(self._notifier, {}).get(stream_id)
+        if not buffers:
+            return
+        for buffer in buffers:
+            if len(buffer) >= _HINT_LIMIT:
+                del buffer[:]
+            buffer.extend(chunks)
 
     def _written(self, stream_id: str) -> None:
         """Called after each successful write: wake this process's followers at once (a
@@ -173,6 +229,7 @@ class StreamStoreBase(StoreBase):
         check_chunk(chunk)
         await self._ready()
         seq = await self._call(self._append(stream_id, [chunk]))
+        self._announce(stream_id, (StreamChunk(seq, chunk),))
         self._written(stream_id)
         return seq
 
@@ -278,18 +335,45 @@ class StreamStoreBase(StoreBase):
         following = self._following
         following[stream_id] = following.get(stream_id, 0) + 1
         self._subscriptions.add(sub)
+        announced: list[StreamChunk] = []
+        table = _hints.setdefault(self._notifier, {})
+        table.setdefault(stream_id, []).append(announced)
+
+        def hints() -> list[StreamChunk]:
+            taken = announced[:]
+            del announced[: len(taken)]
+            return taken
+
         try:
             poll = self.poll_interval
-            if poll is not None and self._can_sweep():
+            sweeping = poll is not None and self._can_sweep()
+            if poll is not None and sweeping:
                 if self._sweeper is None:
-                    self._sweeper = Sweeper(self._notifier, self._probe, following.keys, poll)
+                    self._sweeper = Sweeper(
+                        self._notifier,
+                        self._probe,
+                        following.keys,
+                        poll,
+                        self._watch_changes,
+                        self._markers.get,
+                    )
                 self._sweeper.ensure_running()
                 poll = None
-            limit = self.page_size
+            limit = first = self.page_size
 
             async def fetch(after: int) -> tuple[StreamStatus | None, Sequence[StreamChunk]]:
+                nonlocal limit
                 self._check_open()
-                return await self._call(self._fetch(stream_id, after, limit))
+                status, chunks = await self._call(self._fetch(stream_id, after, limit))
+                if status is not None and sweeping:
+                    marker = self._marker(status)
+                    if marker is not None:
+                        self._markers[stream_id] = marker
+                # A long replay: while pages come full, read more per round trip, as many
+                # chunks as fit in PAGE_BYTES judging by this page (never fewer than the
+                # first page size, never more than PAGE_GROWTH times it).
+                limit = _next_limit(chunks, limit, first) if len(chunks) >= limit else first
+                return status, chunks
 
             async for page in follow_pages(
                 stream_id,
@@ -300,14 +384,21 @@ class StreamStoreBase(StoreBase):
                 poll_interval=poll,
                 page_size=limit,
                 retry_window=self.read_retry_window,
+                hints=hints,
             ):
                 for chunk in page:
                     yield chunk
         finally:
+            others = [b for b in table.get(stream_id, ()) if b is not announced]
+            if others:
+                table[stream_id] = others
+            else:
+                table.pop(stream_id, None)
             self._subscriptions.discard(sub)
             count = following.get(stream_id, 1) - 1
             if count:
                 following[stream_id] = count
             else:
                 following.pop(stream_id, None)
+                self._markers.pop(stream_id, None)
             await sub.close()
