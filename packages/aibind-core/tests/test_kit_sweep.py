@@ -4,7 +4,7 @@ streams are followed; followers of changed streams (and of newly seen ones) are 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 
 from aibind.core.kit import Sweeper
 from aibind.core.notify import Notifier
@@ -174,7 +174,83 @@ async def test_a_first_sighting_is_woken_only_if_it_changed_since_the_followers_
     await asyncio.sleep(0.05)
     assert not await subs["same"].wait(0)
     assert await subs["moved"].wait(0)
-    assert await subs["unknown"].wait(0)
+    assert await subs["unknown"].wait(1)  # after two sweeps without a read
+    await sweeper.aclose()
+    for sub in subs.values():
+        await sub.close()
+
+
+async def test_a_sliced_probe_is_compared_slice_by_slice_and_closed() -> None:
+    notifier = Notifier()
+    markers = {f"s{i}": 0 for i in range(1200)}
+    closed: list[bool] = []
+
+    async def slices(ids: list[str]) -> AsyncIterator[list[Hashable | None]]:
+        try:
+            for start in range(0, len(ids), 500):
+                yield [markers.get(i) for i in ids[start : start + 500]]
+        finally:
+            closed.append(True)
+
+    async def probe(ids: list[str]) -> AsyncIterator[list[Hashable | None]]:
+        return slices(ids)
+
+    subs = {i: await notifier.subscribe(i) for i in markers}
+    sweeper = Sweeper(notifier, probe, lambda: list(subs), 0.01)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    assert all([await subs[i].wait(0) for i in markers])  # first sighting, no `seen`
+    markers["s1100"] = 1  # in the third slice
+    del markers["s3"]  # gone: woken too
+    await asyncio.sleep(0.05)
+    woken = [i for i in markers if await subs[i].wait(0)] + (
+        ["s3"] if await subs["s3"].wait(0) else []
+    )
+    assert sorted(woken) == ["s1100", "s3"]
+    assert closed
+    assert all(closed)
+    await sweeper.aclose()
+    for sub in subs.values():
+        await sub.close()
+
+
+async def test_a_state_a_push_already_woke_for_is_not_woken_again() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"a": 0}
+    sub = await notifier.subscribe("a")
+    sweeper = Sweeper(notifier, backend.probe, lambda: ["a"], 0.01, None, {"a": 0}.get)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.03)
+    assert not await sub.wait(0)
+    backend.markers["a"] = 1
+    sweeper.saw("a", 1)  # the push that wrote 1 woke the followers itself
+    await asyncio.sleep(0.05)
+    assert not await sub.wait(0)
+    backend.markers["a"] = 2  # a write that did not notify
+    assert await sub.wait(1)
+    await sweeper.aclose()
+    await sub.close()
+
+
+async def test_streams_not_read_yet_are_compared_with_their_first_read() -> None:
+    notifier = Notifier()
+    backend = _Backend()
+    backend.markers = {"same": 5, "behind": 5, "later": 5}
+    seen: dict[str, int] = {}
+    subs = {sid: await notifier.subscribe(sid) for sid in backend.markers}
+    sweeper = Sweeper(
+        notifier, backend.probe, lambda: list(subs), 0.01, None, seen.get, reads_recorded=True
+    )
+    sweeper.ensure_running()
+    await asyncio.sleep(0.05)
+    assert not any([await s.wait(0) for s in subs.values()])  # nobody read yet: left alone
+    backend.unchanged = True  # "nothing changed" from now on (SQLite's data_version)
+    seen.update({"same": 5, "behind": 4})  # their first reads: one before the last write
+    await asyncio.sleep(0.05)
+    assert not await subs["same"].wait(0)
+    assert await subs["behind"].wait(0)
+    assert not await subs["later"].wait(0)  # still not read
     await sweeper.aclose()
     for sub in subs.values():
         await sub.close()

@@ -240,3 +240,20 @@ async def test_wait_times_out_and_still_sees_a_later_notification() -> None:
         notifier.notify("s")
         assert await sub.wait(0.01) is True
         assert await sub.wait(0) is False
+
+
+async def test_long_waits_time_out_on_the_loops_clock_and_still_wake() -> None:
+    notifier = Notifier()
+    subs = [await notifier.subscribe(f"s{i}") for i in range(20)]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # one timer per loop for waits of a second or more: each ends within a tenth of a second
+    results = await asyncio.gather(*(s.wait(1.0 + i * 0.02) for i, s in enumerate(subs)))
+    assert results == [False] * 20
+    assert 1.38 <= loop.time() - started < 1.6
+    waiting = asyncio.ensure_future(subs[0].wait(60))
+    await asyncio.sleep(0.05)
+    notifier.notify("s0")
+    assert await asyncio.wait_for(waiting, 1) is True
+    for sub in subs:
+        await sub.close()

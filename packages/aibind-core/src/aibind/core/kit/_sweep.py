@@ -3,11 +3,18 @@
 Push (pub/sub, LISTEN/NOTIFY, the in-process notifier) wakes followers at once, but only for
 writes made by a process that notifies: the npm packages poll and never publish, and other tools
 write rows directly. So every store that can check streams in bulk runs ONE :class:`Sweeper`
-while it has followers: every ``poll_interval`` seconds it asks the backend, in one round trip,
-for a version marker of every followed stream (Redis: the status values, one pipeline;
-PostgreSQL: ``WHERE id = ANY($1)``; SQLite: ``PRAGMA data_version`` and, when it moved, one
-``IN`` query) and wakes the followers of each stream whose marker changed. A thousand idle
-followers cost one query per interval, not a thousand.
+while it has followers: every ``poll_interval`` seconds it asks the backend for a version marker
+of every followed stream (Redis: the status values, pipelined ``MGET`` slices; PostgreSQL:
+``WHERE id = ANY($1)``; SQLite: ``PRAGMA data_version`` and, when it moved, one ``IN`` query)
+and wakes the followers of each stream whose marker changed. A thousand idle followers cost one
+query per interval, not a thousand.
+
+The sweep's own cost stays small and bounded however many streams are followed: it keeps one
+marker per stream between sweeps (a dict updated in place), compares a slice of markers in one
+C-level list comparison and looks at single streams only in a slice that differs, and a probe
+that reads in slices (:data:`Probe`) has each slice compared as it arrives, with the event loop
+free between slices. A stream whose followers were already woken for its current state (a
+push that carried the state: :meth:`Sweeper.saw`) is not woken again for it.
 """
 
 from __future__ import annotations
@@ -15,11 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 
 from aibind.core.notify import Notifier
 
-__all__ = ["Probe", "Sweeper", "Watch"]
+__all__ = ["Markers", "Probe", "Sweeper", "Watch"]
 
 _log = logging.getLogger("aibind.core.sweep")
 
@@ -29,14 +44,55 @@ notification on a SQLite file) and calls ``poke()`` on each, so the sweep runs a
 of at the next interval; it returns the function that stops watching, or ``None`` when it cannot
 watch (the interval alone then applies)."""
 
-Probe = Callable[[list[str]], Awaitable[Mapping[str, Hashable] | None]]
-"""``probe(stream_ids)`` returns a marker per stream that changes whenever the stream does
-(its ``(state, total_chunks)``, its raw status value...); streams it does not find are left
-out. ``None`` means "none of them changed since the previous probe" (a backend with a cheap
-global change counter, like SQLite's ``data_version``)."""
+Markers = Mapping[str, Hashable] | AsyncIterator[Sequence[Hashable | None]] | None
+"""What a :data:`Probe` reports for the ids it was given, in one of three forms:
 
-_UNSEEN = object()
-_ABSENT = object()
+* a mapping ``id -> marker``; streams it does not find are left out;
+* ``None``: none of them changed since the previous probe (a backend with a cheap global
+  change counter, like SQLite's ``data_version``);
+* an async iterator of slices: the markers of the first ``n1`` ids in order (``None`` for a
+  stream not found), then of the next ``n2``, and so on, for a backend that reads markers in
+  bounded commands (Redis: pipelined ``MGET`` commands of a few hundred keys). Each slice is
+  compared as it arrives and other tasks run between slices, so a sweep of 10,000 streams never
+  holds the event loop for the whole of it. The sweep closes the iterator (``aclose()``) when
+  it is done with it, also early on an error."""
+
+Probe = Callable[[list[str]], Awaitable[Markers]]
+"""``probe(stream_ids)`` returns a marker per stream that changes whenever the stream does
+(its ``(state, total_chunks)``, its raw status value...), in one of the forms of
+:data:`Markers`."""
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_UNSEEN = _Sentinel("<unseen>")  # not compared yet
+_UNKNOWN = _Sentinel("<unknown>")  # compared, but the probe gave no marker ("nothing changed")
+
+_DEFER = 2
+"""Sweeps a newly followed stream is left alone while its followers have not read it yet (no
+``seen`` marker): their first read, which is on its way, is the check; the next sweep compares
+with what it found. After this many sweeps without a marker it is woken anyway."""
+
+
+_UNREAD_KEPT = 1000
+"""Entries of streams still waiting for their followers' first read kept before the sweep
+drops those no longer followed (followers that ended before reading)."""
+
+
+class _Known(dict[str, object]):
+    """Marker per followed stream from the last sweep (or :meth:`Sweeper.saw`); a stream not in
+    it reads as unseen."""
+
+    def __missing__(self, key: str) -> object:
+        return _UNSEEN
 
 
 class Sweeper:
@@ -50,14 +106,19 @@ class Sweeper:
         watch: optional change watcher (see :data:`Watch`): a sweep runs as soon as it pokes.
         seen: optional; the marker a stream had at its followers' last read (``None``:
             unknown). A stream seen for the first time is woken only if its marker differs
-            from it, so 10,000 followers starting together do not all read again.
+            from it, so 10,000 followers starting together do not all read again; one whose
+            followers have not read yet is compared with their first read at a later sweep
+            (woken anyway after two sweeps without a marker, unless ``reads_recorded``).
+        reads_recorded: every read of a follower records its marker in ``seen``, so a stream
+            without one has not been read yet: it is left alone until its followers' first
+            read (which is on its way) has recorded what it found, however long that takes.
 
     The sweep runs in one task started by :meth:`ensure_running` (each follower calls it) and
     ending by itself once no stream is followed (stopping the watcher too); :meth:`aclose`
-    stops it for good. A stream seen for the first time is woken once (its follower may have
-    read just before a silent write). A failing probe is logged and retried next interval;
-    followers meet the error in their own reads. Pokes while a probe runs are coalesced into
-    one more probe right after it.
+    stops it for good. A stream seen for the first time without ``seen`` is woken once (its
+    follower may have read just before a silent write). A failing probe is logged and retried
+    next interval; followers meet the error in their own reads. Pokes while a probe runs are
+    coalesced into one more probe right after it.
     """
 
     def __init__(
@@ -68,6 +129,8 @@ class Sweeper:
         interval: float,
         watch: Watch | None = None,
         seen: Callable[[str], Hashable | None] | None = None,
+        *,
+        reads_recorded: bool = False,
     ) -> None:
         self._notifier = notifier
         self._probe = probe
@@ -75,6 +138,9 @@ class Sweeper:
         self.interval = interval
         self._watch = watch
         self._seen = seen
+        self._reads_recorded = reads_recorded
+        self._known = _Known()
+        self._unread: dict[str, tuple[int, object]] = {}  # sweeps waited, marker found
         self._task: asyncio.Task[None] | None = None
         self._poked: asyncio.Event | None = None
         self._closed = False
@@ -86,6 +152,16 @@ class Sweeper:
         sweep's event loop."""
         if self._poked is not None:
             self._poked.set()
+
+    def saw(self, stream_id: str, marker: Hashable | None) -> None:
+        """Record that every follower of ``stream_id`` has been woken since the stream reached
+        the state whose marker is ``marker`` (``None``: the stream is gone), e.g. by a push
+        that carried that state: the sweep then does not wake them again for it (a later
+        change still does). Call it from the sweep's event loop, before or after the wake-up
+        of the same loop step."""
+        self._known[stream_id] = marker
+        if self._unread:
+            self._unread.pop(stream_id, None)
 
     async def _pause(self) -> None:
         poked = self._poked
@@ -103,7 +179,6 @@ class Sweeper:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="aibind-sweeper")
 
     async def _run(self) -> None:
-        markers: dict[str, object] = {}
         self._poked = asyncio.Event()
         stop: Callable[[], None] | None = None
         if self._watch is not None:
@@ -120,14 +195,16 @@ class Sweeper:
                 await self._pause()
                 ids = list(self._streams())
                 if not ids:
+                    self._known.clear()
+                    self._unread.clear()
                     return
                 try:
-                    found = await self._probe(ids)
+                    await self._sweep(ids)
                 except Exception as exc:
                     _log.debug("aibind sweep failed (followers will see it): %r", exc)
                     continue
                 self.sweeps += 1
-                markers = self._compare(ids, found, markers)
+                self._forget(ids)
         finally:
             self._poked = None
             if stop is not None:
@@ -135,26 +212,90 @@ class Sweeper:
             if self._task is asyncio.current_task():
                 self._task = None
 
-    def _compare(
-        self, ids: list[str], found: Mapping[str, Hashable] | None, before: dict[str, object]
-    ) -> dict[str, object]:
+    async def _sweep(self, ids: list[str]) -> None:
+        found = await self._probe(ids)
+        if found is None:
+            self._compare(ids, None)
+        elif isinstance(found, Mapping):
+            self._compare(ids, list(map(found.get, ids)))
+        else:
+            await self._compare_slices(ids, found)
+
+    async def _compare_slices(
+        self, ids: list[str], slices: AsyncIterator[Sequence[Hashable | None]]
+    ) -> None:
+        start = 0
+        try:
+            async for values in slices:
+                end = start + len(values)
+                self._compare(ids[start:end], values)
+                start = end
+                await asyncio.sleep(0)  # let the followers run between slices
+        finally:
+            close = getattr(slices, "aclose", None)
+            if close is not None:
+                await close()
+
+    def _compare(self, ids: list[str], values: Sequence[Hashable | None] | None) -> None:
+        """Wake the followers of each of ``ids`` whose marker differs from the last sweep's
+        (``values``: the probe's markers in order; ``None``: nothing changed)."""
+        before = list(map(self._known.__getitem__, ids))
+        if values is None:
+            if _UNSEEN not in before:
+                return  # nothing changed and nothing new
+            values = before  # each stream's marker is what it was (unseen: see _first_sight)
+        else:
+            if not isinstance(values, list):
+                values = list(values)
+            if before == values:
+                return  # the usual slice: one comparison in C
+        known = self._known
         notify = self._notifier.notify
-        after: dict[str, object] = {}
+        for stream_id, old, new in zip(ids, before, values, strict=False):
+            if old is _UNSEEN:
+                self._first_sight(stream_id, new)
+            elif old is not new and old != new:
+                known[stream_id] = new
+                notify(stream_id)
+
+    def _first_sight(self, stream_id: str, new: object) -> None:
+        """A stream the sweep compares for the first time, whose marker is ``new`` now
+        (``_UNSEEN`` if the probe said "nothing changed")."""
+        waiting = self._unread.get(stream_id)
+        if new is _UNSEEN and waiting is not None:
+            new = waiting[1]  # nothing changed since the probe that found it so
         seen = self._seen
-        for stream_id in ids:
-            old = before.get(stream_id, _UNSEEN)
-            if old is _UNSEEN and seen is not None:
-                known = seen(stream_id)
-                if known is not None:
-                    old = known  # compare with what its followers last read
-            new = old if found is None else found.get(stream_id, _ABSENT)
-            if new is _UNSEEN:
-                new = _ABSENT
-                notify(stream_id)
-            elif new != old:
-                notify(stream_id)
-            after[stream_id] = new
-        return after
+        last = seen(stream_id) if seen is not None else None
+        if last is None and seen is not None:
+            # Its followers' first read is on its way: compare with what it finds.
+            waited = 0 if waiting is None else waiting[0]
+            if self._reads_recorded or waited < _DEFER:
+                self._unread[stream_id] = (waited + 1, new)
+                return
+        if waiting is not None:
+            del self._unread[stream_id]
+        if new is _UNSEEN:
+            self._known[stream_id] = _UNKNOWN if last is None else last
+            if last is None:
+                self._notifier.notify(stream_id)
+            return
+        self._known[stream_id] = new
+        if last is None or last != new:
+            self._notifier.notify(stream_id)
+
+    def _forget(self, ids: list[str]) -> None:
+        """Drop the markers of streams no longer followed."""
+        known = self._known
+        if len(known) > len(ids):
+            kept = _Known()
+            for stream_id in ids:
+                marker = known[stream_id]
+                if marker is not _UNSEEN:
+                    kept[stream_id] = marker
+            self._known = kept
+        if len(self._unread) > _UNREAD_KEPT or (self._unread and len(known) > len(ids)):
+            followed = set(ids)
+            self._unread = {k: n for k, n in self._unread.items() if k in followed}
 
     async def aclose(self) -> None:
         """Stop the sweep for good. Idempotent."""
