@@ -289,6 +289,46 @@ async def test_an_exhausted_pool_times_out_as_backend_timeout(redis_url: str, pr
 # ---- one poll policy: the sweep -------------------------------------------------------------
 
 
+async def test_silent_writes_to_any_of_many_streams_are_followed_within_poll_interval(
+    redis_url: str, prefix: str, raw: redis.asyncio.Redis
+) -> None:
+    """1,200 followed streams: the sweep reads them in several MGET slices; a write that does
+    not publish (npm) to a stream in any slice, and one made by a store that publishes, each
+    reach their follower once and within ``poll_interval`` (plus a margin)."""
+    poll, margin = 0.1, 0.5
+    store = RedisStreamStore.from_url(redis_url, prefix=prefix, poll_interval=poll)
+    writer = RedisStreamStore.from_url(redis_url, prefix=prefix)
+    ids = [new_id() for _ in range(1200)]
+    pipe = raw.pipeline()
+    for sid in ids:
+        pipe.set(f"{prefix}:{sid}:status", '{"state":"active","totalChunks":0}', ex=300)
+    await pipe.execute()
+    got: dict[str, list[tuple[int, float]]] = {sid: [] for sid in ids}
+
+    async def follow(sid: str) -> None:
+        async for chunk in store.read_from(sid):
+            got[sid].append((chunk.seq, time.monotonic()))
+
+    tasks = [asyncio.create_task(follow(sid)) for sid in ids]
+    await asyncio.sleep(1.0)
+    written: dict[str, float] = {}
+    for sid in (ids[3], ids[600], ids[1199]):
+        await write_npm_chunk(raw, prefix, sid, "npm")
+        written[sid] = time.monotonic()
+    await writer.append(ids[700], "pushed")
+    written[ids[700]] = time.monotonic()
+    await asyncio.sleep(poll + margin)
+    for sid, at in written.items():
+        assert [seq for seq, _ in got[sid]] == [1], sid
+        assert got[sid][0][1] - at <= poll + margin, sid
+    assert sum(len(v) for v in got.values()) == len(written)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await writer.aclose()
+    await store.aclose()
+
+
 async def test_a_writer_that_never_publishes_is_followed_within_poll_interval(
     redis_url: str, prefix: str, raw: redis.asyncio.Redis
 ) -> None:

@@ -6,6 +6,8 @@ once are subscribed in a few SUBSCRIBE commands."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
+from typing import cast
 
 import pytest
 import redis.asyncio
@@ -151,3 +153,29 @@ async def test_many_followers_are_subscribed_in_few_commands(redis_url: str, pre
 async def _drain(store: RedisStreamStore, sid: str) -> None:
     async for _ in store.read_from(sid):
         pass
+
+
+async def test_a_follower_back_before_its_predecessors_unsubscribe_is_still_pushed(
+    redis_url: str, prefix: str
+) -> None:
+    """The last follower of a stream leaves (its unsubscribe runs in a task, as when an
+    abandoned generator is finalized) and a new one subscribes before that task ran: the new
+    follower's subscription must neither wait for a confirmation that never comes nor be
+    undone by the late unsubscribe."""
+    async with RedisStreamStore.from_url(redis_url, prefix=prefix, poll_interval=None) as store:
+        for _ in range(5):
+            sid = new_id()
+            await store.create(sid)
+            first = cast(AsyncGenerator[StreamChunk, None], store.read_from(sid))
+            step = asyncio.ensure_future(first.__anext__())
+            await asyncio.sleep(0.02)
+            await store.append(sid, "x")
+            assert (await step).data == "x"
+            closing = asyncio.ensure_future(first.aclose())
+            again = cast(AsyncGenerator[StreamChunk, None], store.read_from(sid, 1))
+            nxt = asyncio.ensure_future(again.__anext__())
+            await closing
+            await asyncio.sleep(0.05)
+            await store.append(sid, "y")  # push only: no sweep would find it
+            assert (await asyncio.wait_for(nxt, 5)).data == "y"
+            await again.aclose()

@@ -33,12 +33,27 @@ A write whose connection failed after sending therefore raises
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from typing import Any
+import math
+import sys
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
+from aibind.core.kit import keep_cancellation
 from aibind.redis._errors import driver_types
 
-__all__ = ["is_cluster_client", "prepare_cluster", "send_many_once", "send_once", "supports_once"]
+__all__ = [
+    "is_cluster_client",
+    "pack_commands",
+    "prepare_cluster",
+    "send_many_once",
+    "send_once",
+    "supports_once",
+    "within",
+]
+
+T = TypeVar("T")
 
 _NEEDS_COMMAND: dict[type, bool] = {}
 
@@ -169,12 +184,11 @@ async def send_many_once(
     conn = await _checkout(pool, str(commands[0][0]))
     try:
         await _fresh(conn)
-        await conn.send_packed_command(conn.pack_commands(commands))
-        for args in commands:
-            try:
-                outcomes.append((await client.parse_response(conn, args[0]), None))
-            except reply_error as exc:
-                outcomes.append((None, exc))
+        await conn.send_packed_command(pack_commands(conn, commands))
+        await within(
+            _read_replies(client, conn, commands, outcomes, reply_error),
+            getattr(conn, "socket_timeout", None),
+        )
     except Exception as exc:
         await conn.disconnect(nowait=True)
         outcomes += [(None, exc)] * (len(commands) - len(outcomes))
@@ -184,3 +198,60 @@ async def send_many_once(
     finally:
         await pool.release(conn)
     return outcomes
+
+
+async def _read_replies(
+    client: Any,
+    conn: Any,
+    commands: list[tuple[Any, ...]],
+    outcomes: list[tuple[Any, BaseException | None]],
+    reply_error: tuple[type[BaseException], ...],
+) -> None:
+    """Read one reply per command into ``outcomes``; ``timeout=math.inf``: no timeout of
+    redis-py's own around each (the caller keeps one deadline for them all)."""
+    callbacks = getattr(client, "response_callbacks", None) or {}
+    for args in commands:
+        try:
+            reply = await conn.read_response(timeout=math.inf)
+        except reply_error as exc:
+            outcomes.append((None, exc))
+            continue
+        callback = callbacks.get(args[0])
+        if callback is not None:
+            reply = callback(reply)
+        outcomes.append((reply, None))
+
+
+def pack_commands(conn: Any, commands: Sequence[Sequence[Any]]) -> bytes:
+    """``commands`` in the Redis protocol, as one buffer, encoded as ``conn`` encodes (its
+    encoding for text, the driver's encoder for numbers): a few microseconds a command, where
+    the driver's general packer takes several times that."""
+    encoder = conn.encoder
+    encoding, errors = encoder.encoding, encoder.encoding_errors
+    out: list[bytes] = []
+    add = out.append
+    for args in commands:
+        add(b"*%d\r\n" % len(args))
+        for arg in args:
+            if type(arg) is str:
+                data = arg.encode(encoding, errors)
+            elif type(arg) is bytes:
+                data = arg
+            else:
+                data = encoder.encode(arg)
+            add(b"$%d\r\n" % len(data))
+            add(data)
+            add(b"\r\n")
+    return b"".join(out)
+
+
+async def within(call: Awaitable[T], timeout: float | None) -> T:
+    """``await call`` for at most ``timeout`` seconds (``None``: no limit); raises
+    ``TimeoutError`` after that (the read in flight is cancelled, which makes the driver
+    close its connection)."""
+    if timeout is None:
+        return await call
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await call
+    return await keep_cancellation(asyncio.wait_for(call, timeout))  # pragma: no cover

@@ -114,12 +114,18 @@ def pubsub_route(client: Any, *, sharded: bool) -> Route | None:
         return None
     if sharded and not hasattr(client.pubsub(), "ssubscribe"):
         return None  # valkey, redis-py < 8: no asyncio sharded pub/sub
-    server = Server("client", _standalone(client))
+    return _Single(Server("client", _standalone(client)))
 
-    async def single_route(channel: str) -> Server:
-        return server
 
-    return single_route
+@dataclass(frozen=True, slots=True)
+class _Single:
+    """The route of a standalone client: every channel on its one ``server`` (which the
+    subscriber reads without awaiting the route)."""
+
+    server: Server
+
+    async def __call__(self, channel: str) -> Server:
+        return self.server
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,14 @@ def _text(value: Any) -> str:
     return as_text(value, "pub/sub message") if value is not None else ""
 
 
+def _seq(data: Any) -> int | None:
+    """The seq of a write's message ``seq`` (an append whose chunk is too long to carry, or a
+    create: ``0``), or ``None``."""
+    if isinstance(data, (bytes, bytearray, str)) and data.isdigit() and len(data) < 20:
+        return int(data)
+    return None
+
+
 def _hint(data: Any) -> tuple[int, str] | None:
     """``(seq, chunk)`` of an append's message ``seq \\x1f chunk``, or ``None``."""
     if isinstance(data, (bytes, bytearray)):
@@ -70,6 +78,7 @@ class _Link:
         self.leaving: set[str] = set()  # unsubscribed, confirmation not read yet
         self.pending: dict[str, asyncio.Future[None]] = {}
         self.outbox: set[str] = set()  # channels waiting to be sent in the next SUBSCRIBE
+        self.flusher: asyncio.Task[None] | None = None  # sends the outbox
         self.wanted = asyncio.Event()
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()
@@ -158,44 +167,85 @@ class _Link:
             self.sent.discard(channel)
             self.owner.moved(channel)
 
-    async def _confirm(self, channel: str, fut: asyncio.Future[None]) -> None:
-        await self.ready.wait()
-        self.outbox.add(channel)
-        async with self.lock:
-            # Whoever takes the lock first sends every channel waiting by then, in one
-            # SUBSCRIBE (10,000 followers starting together: a few commands, not 10,000).
-            batch = [c for c in self.outbox if c in self.channels and c not in self.sent]
-            self.outbox.clear()
-            if self.ready.is_set() and batch:
-                # A lost connection is the reader's business: it re-subscribes everything.
-                with contextlib.suppress(Exception):
-                    for start in range(0, len(batch), SUBSCRIBE_BATCH):
-                        await self._send(*batch[start : start + SUBSCRIBE_BATCH])
-        await asyncio.shield(fut)
-
-    async def subscribe(self, channel: str) -> None:
+    def subscribe_soon(self, channel: str) -> asyncio.Future[None]:
+        """Subscribe ``channel``: the future is done once the server confirmed (or failed
+        with :class:`~aibind.core.errors.BackendTimeoutError` after :data:`CONFIRM_TIMEOUT`
+        seconds, or with the server's error). Channels asked for together go out in one
+        ``SUBSCRIBE`` per :data:`SUBSCRIBE_BATCH` (10,000 followers starting together: a few
+        commands and one task, not 10,000 of each). If the future fails or is cancelled, the
+        channel is left unsubscribed, whatever the server already received."""
         loop = asyncio.get_running_loop()
-        fut = self.pending.get(channel) or loop.create_future()
-        self.pending[channel] = fut
+        fut = self.pending.get(channel)
+        if (fut is None or fut.done()) and channel in self.sent and self.ready.is_set():
+            # Still subscribed on this connection (a follower came back before its last
+            # predecessor's unsubscribe ran; that one now keeps the channel).
+            self.channels.add(channel)
+            fut = loop.create_future()
+            fut.set_result(None)
+            return fut
+        if fut is None or fut.done():
+            fut = loop.create_future()
+            fut.add_done_callback(lambda done: self._settled(channel, done))
+            self.pending[channel] = fut
         self.channels.add(channel)
         self.wanted.set()
-        try:
-            await asyncio.wait_for(self._confirm(channel, fut), CONFIRM_TIMEOUT)
-        except BaseException as exc:
-            # Cancelled (the follower went away), refused or unconfirmed: leave nothing
-            # subscribed for it, whatever the server already received.
-            if self.pending.get(channel) is fut:
-                del self.pending[channel]
-            if not fut.done():
-                fut.cancel()
+        self.outbox.add(channel)
+        if self.flusher is None:
+            self.flusher = loop.create_task(self._flush())
+        return fut
+
+    def _settled(self, channel: str, fut: asyncio.Future[None]) -> None:
+        current = self.pending.get(channel)
+        if current is fut:
+            del self.pending[channel]
+        elif current is not None:
+            return  # a newer subscription of the channel is under way
+        if fut.cancelled() or fut.exception() is not None:
             self.channels.discard(channel)
+            self.outbox.discard(channel)
             self._leave_later(channel)
-            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-                raise BackendTimeoutError(
-                    f"SUBSCRIBE {channel!r}: the server did not confirm within "
-                    f"{CONFIRM_TIMEOUT:g} s ({type(exc).__name__})"
-                ) from exc
-            raise
+            self.owner.forget(channel, self)
+
+    async def _flush(self) -> None:
+        """Send every channel waiting in the outbox once the connection is up (the reader
+        sends them itself when it connects), and time out those left unconfirmed."""
+        loop = asyncio.get_running_loop()
+        try:
+            if not self.ready.is_set():
+                try:
+                    await asyncio.wait_for(self.ready.wait(), CONFIRM_TIMEOUT)
+                except (asyncio.TimeoutError, TimeoutError):
+                    self._time_out(list(self.outbox))
+                    return
+            async with self.lock:
+                self.flusher = None  # channels asked for from now on go in the next batch
+                waiting = list(self.outbox)
+                self.outbox.clear()
+                batch = [c for c in waiting if c in self.channels and c not in self.sent]
+                if self.ready.is_set() and batch:
+                    # A lost connection is the reader's business: it re-subscribes everything.
+                    with contextlib.suppress(Exception):
+                        for start in range(0, len(batch), SUBSCRIBE_BATCH):
+                            await self._send(*batch[start : start + SUBSCRIBE_BATCH])
+            loop.call_later(CONFIRM_TIMEOUT, self._time_out, waiting)
+        finally:
+            if self.flusher is asyncio.current_task():
+                self.flusher = None
+
+    def _time_out(self, channels: list[str]) -> None:
+        for channel in channels:
+            fut = self.pending.get(channel)
+            if fut is not None and not fut.done():
+                fut.set_exception(
+                    BackendTimeoutError(
+                        f"SUBSCRIBE {channel!r}: the server did not confirm within "
+                        f"{CONFIRM_TIMEOUT:g} s"
+                    )
+                )
+
+    async def subscribe(self, channel: str) -> None:
+        """:meth:`subscribe_soon`, awaited (cancelling the caller cancels it)."""
+        await self.subscribe_soon(channel)
 
     def _leave_later(self, channel: str) -> None:
         if self.closed:
@@ -221,6 +271,8 @@ class _Link:
     async def close(self) -> None:
         self.closed = True
         tasks = [self.task, *self.cleanups]
+        if self.flusher is not None:
+            tasks.append(self.flusher)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -229,7 +281,7 @@ class _Link:
         with contextlib.suppress(Exception):
             await self.pubsub.aclose()
         await self.close_own()
-        for fut in self.pending.values():
+        for fut in list(self.pending.values()):
             if not fut.done():
                 fut.cancel()
 
@@ -242,6 +294,10 @@ class Subscriber:
             whose driver ``PubSub`` carries ``channel``.
         notifier: the store's notifier; messages wake its followers.
         sharded: use ``SSUBSCRIBE``/``SUNSUBSCRIBE`` (Redis 7+ sharded pub/sub, cluster mode).
+        announce: ``announce(stream_id, seq, chunk)`` for a message that carries the chunk of
+            a one-chunk append, before its followers are woken.
+        pushed: ``pushed(stream_id, seq)`` for a message that carries the stream's new count
+            (an append's or a create's), before its followers are woken.
     """
 
     def __init__(
@@ -251,10 +307,13 @@ class Subscriber:
         *,
         sharded: bool = False,
         announce: Callable[[str, int, str], None] | None = None,
+        pushed: Callable[[str, int], None] | None = None,
     ) -> None:
         self._route = route
+        self._fixed: Server | None = getattr(route, "server", None)  # standalone: one server
         self.notifier = notifier
         self._announce = announce
+        self._pushed = pushed
         self.sharded = sharded
         self._links: dict[str, _Link] = {}
         self._where: dict[str, _Link] = {}
@@ -272,14 +331,21 @@ class Subscriber:
 
     def wake(self, channel: str, data: Any = None) -> None:
         """Wake the followers of the stream published on ``channel``; a message ``seq \\x1f
-        chunk`` (a one-chunk append) hands them the chunk first (``announce``)."""
+        chunk`` (a one-chunk append) hands them the chunk first (``announce``), and one that
+        carries a seq tells ``pushed`` the stream's count (its followers are woken for it)."""
         stream_id = self._streams.get(channel)
         if stream_id is None:
             return
-        if self._announce is not None and data:
+        if data:
             hint = _hint(data)
             if hint is not None:
-                self._announce(stream_id, *hint)
+                if self._announce is not None:
+                    self._announce(stream_id, *hint)
+                seq: int | None = hint[0]
+            else:
+                seq = _seq(data)
+            if seq is not None and self._pushed is not None:
+                self._pushed(stream_id, seq)
         self.notifier.notify(stream_id)
 
     def moved(self, channel: str) -> None:
@@ -295,6 +361,27 @@ class Subscriber:
     async def _resubscribe(self, stream_id: str, channel: str) -> None:
         with contextlib.suppress(Exception):
             await self.subscribe(stream_id, channel)
+
+    def subscribe_soon(self, stream_id: str, channel: str) -> asyncio.Future[None]:
+        """:meth:`subscribe` as a future of its own (never cancelled by anyone awaiting it):
+        on a standalone client it joins the next batched ``SUBSCRIBE`` without a task of its
+        own; elsewhere (a cluster, whose node must be found first) it runs in a task."""
+        server = self._fixed
+        if server is None or self._closed:
+            return asyncio.ensure_future(self.subscribe(stream_id, channel))
+        link = self._links.get(server.name)
+        if link is None:
+            link = self._links[server.name] = _Link(self, server)
+        self._streams[channel] = stream_id
+        self._where[channel] = link
+        return link.subscribe_soon(channel)
+
+    def forget(self, channel: str, link: _Link) -> None:
+        """``channel``'s subscription on ``link`` failed or was given up: stop routing its
+        messages unless it is wanted there again."""
+        if channel not in link.channels and self._where.get(channel) is link:
+            self._streams.pop(channel, None)
+            self._where.pop(channel, None)
 
     async def subscribe(self, stream_id: str, channel: str) -> None:
         """Subscribe to ``channel`` (the channel of ``stream_id``); returns once the server has

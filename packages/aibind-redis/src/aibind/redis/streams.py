@@ -4,12 +4,13 @@ Every write is one Lua script (:mod:`aibind.redis._scripts`): atomic, one round 
 exactly once, and it publishes a wake-up on the stream's channel. Followers listen through one
 shared driver ``PubSub`` connection per store (per master node in cluster mode;
 :mod:`aibind.redis._subscriber`); behind it one sweep per store reads the status keys of every
-followed stream in one round trip each ``poll_interval``, for writers that do not publish (the
-npm package). Every public method comes from :class:`aibind.core.kit.StreamStoreBase`.
+followed stream each ``poll_interval`` (:mod:`aibind.redis._probe`), for writers that do not
+publish (the npm package). Every public method comes from :class:`aibind.core.kit.StreamStoreBase`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -21,6 +22,7 @@ from aibind.core.kit import (
     Outcome,
     Parser,
     StreamStoreBase,
+    Sweeper,
     as_text,
     keep_cancellation,
     parse_float,
@@ -40,16 +42,18 @@ from aibind.redis._once import (
     send_many_once,
     supports_once,
 )
+from aibind.redis._probe import StatusProbe
 from aibind.redis._pubsub_route import pubsub_route
+from aibind.redis._reads import Read, can_read_raw, read_group
 from aibind.redis._subscriber import Subscriber
 from aibind.redis.client import RedisClient
 
 __all__ = ["RedisStreamStore"]
 
-_MGET_BATCH = 1000
-"""Status keys per ``MGET`` of one sweep (all batches go in one pipeline)."""
-
 T = TypeVar("T")
+
+_ACTIVE = b'{"state":"active","totalChunks":%d}'
+"""The status value of an active stream holding ``%d`` chunks, as our scripts write it."""
 
 
 async def _outcome(call: Awaitable[T]) -> Outcome:
@@ -85,9 +89,10 @@ class RedisStreamStore(StreamStoreBase):
             fractions with ``PX`` in milliseconds. Followers of a stream idle this long end
             with ``StreamExpiredError``.
         poll_interval: seconds between the store's sweeps (default 0.05, the npm
-            ``pollIntervalMs: 50``): one ``MGET`` of the status keys of every followed stream
-            (one pipeline per node in cluster mode), waking the followers of a stream written
-            by a process that does not publish. A client without ``mget`` makes each follower
+            ``pollIntervalMs: 50``): the status keys of every followed stream, in pipelined
+            ``MGET`` slices of 500 keys (a pipeline of ``GET`` commands per slice in cluster mode;
+            :mod:`aibind.redis._probe`), waking the followers of a stream written by a process
+            that does not publish. A client without ``mget`` makes each follower
             poll at this interval instead. ``None`` turns the sweep off (push only; refused for
             a client without pub/sub).
         cluster: put each stream's keys in one hash slot (``{prefix}:{{id}}:status``) and use
@@ -141,23 +146,40 @@ class RedisStreamStore(StreamStoreBase):
                 "cluster mode needs redis-py>=8 for asyncio sharded pub/sub)"
             )
         self._subscriber = (
-            Subscriber(route, self._notifier, sharded=cluster, announce=self._announced)
+            Subscriber(
+                route,
+                self._notifier,
+                sharded=cluster,
+                announce=self._announced,
+                pushed=self._pushed,
+            )
             if route
             else None
         )
         # Reads as MULTI/EXEC where the client is a standalone redis-py / valkey client (its
         # transactions are real ones); the READ script elsewhere (cluster, HTTP clients).
-        self._multi = (
-            not cluster and supports_once(client) and callable(getattr(client, "pipeline", None))
-        )
+        self._multi = not cluster and can_read_raw(client)
         # Concurrent reads as one MULTI/EXEC, concurrent single appends as one pipeline
         # (standalone clients that send exactly once).
-        self._reads: Coalescer[tuple[list[str], int, int], list[Any]] | None = None
+        self._reads: Coalescer[Read, list[Any]] | None = None
         if self._multi:
             self._reads = Coalescer(self._read_multi, self._read_group, limit=200)
         self._appends: Coalescer[tuple[str, str], int] | None = None
         if not cluster and supports_once(client):
             self._appends = Coalescer(self._append_one, self._append_group)
+        # The sweep (one per store), made here with a probe that reads the status values in
+        # slices (:mod:`aibind.redis._probe`); read_from starts it with the first follower.
+        self._status_probe = StatusProbe(client, self._keys, cluster)
+        if self.poll_interval is not None and self._can_sweep():
+            self._sweeper = Sweeper(
+                self._notifier,
+                self._status_probe,
+                self._following.keys,
+                self.poll_interval,
+                None,
+                self._markers.get,
+                reads_recorded=True,  # every fetch records its marker (StreamStoreBase)
+            )
 
     @property
     def push(self) -> bool:
@@ -192,12 +214,22 @@ class RedisStreamStore(StreamStoreBase):
     async def _call(self, awaitable: Awaitable[T]) -> T:
         return await keep_cancellation(super()._call(awaitable))
 
-    async def _on_first(self, stream_id: str) -> None:
-        if self._subscriber is not None:
-            self._check_open()
-            await self._subscriber.subscribe(stream_id, self._keys.channel(stream_id))
+    def _on_first(self, stream_id: str) -> Awaitable[None]:
+        # A future completed by the subscriber (no task per follower: 10,000 followers
+        # starting together are subscribed in a few batched commands).
+        if self._subscriber is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        self._check_open()
+        return self._subscriber.subscribe_soon(stream_id, self._keys.channel(stream_id))
 
     async def _on_last(self, stream_id: str) -> None:
+        if self._notifier.subscriber_count(stream_id):
+            # Followed again since its last follower left: the new one's _on_first (which
+            # runs at once, unlike this task) wants the channel kept.
+            return
+        self._status_probe.forget(stream_id)
         if self._subscriber is not None:
             await self._subscriber.unsubscribe(self._keys.channel(stream_id))
 
@@ -303,22 +335,20 @@ class RedisStreamStore(StreamStoreBase):
             )
         return status, parse_chunks(reply[1] if len(reply) > 1 else [], after, keys[1])
 
-    async def _read_multi(self, item: tuple[list[str], int, int]) -> list[Any]:
+    async def _read_multi(self, item: Read) -> list[Any]:
         """``GET`` status, ``LRANGE`` the page and ``LLEN`` in one ``MULTI``/``EXEC`` (one
         round trip, one atomic snapshot, like the ``READ`` script, without copying every
         chunk through Lua: 500 chunks of 64 KB read in a quarter of the time)."""
-        return (await self._read_group([item]))[0][0]  # type: ignore[no-any-return]
+        reply, error = (await self._read_group([item]))[0]
+        if error is not None:
+            raise error
+        return reply  # type: ignore[no-any-return]
 
-    async def _read_group(self, items: list[tuple[list[str], int, int]]) -> list[Outcome]:
+    async def _read_group(self, items: list[Read]) -> list[Outcome]:
         """The reads of several followers (10,000 starting together, or woken together) in
-        one ``MULTI``/``EXEC``: one round trip, one snapshot of them all."""
-        pipe = self._client.pipeline(transaction=True)
-        for keys, after, limit in items:
-            pipe.get(keys[0])
-            pipe.lrange(keys[1], after, after + limit - 1)
-            pipe.llen(keys[1])
-        values = list(await pipe.execute())
-        return [(values[3 * i : 3 * i + 3], None) for i in range(len(items))]
+        one ``MULTI``/``EXEC``: one round trip, one snapshot of them all
+        (:mod:`aibind.redis._reads`)."""
+        return await read_group(self._client, items)
 
     async def _delete(self, stream_id: str) -> None:
         await self._script(scripts.DELETE, "delete", stream_id)
@@ -329,39 +359,19 @@ class RedisStreamStore(StreamStoreBase):
         )
 
     def _marker(self, status: StreamStatus) -> Hashable:
-        # The status value as our scripts (and npm's JSON.stringify) write it, as _probe
-        # reports it: a stream whose stored value is spelled otherwise is woken once.
+        # The status value as our scripts (and npm's JSON.stringify) write it, as the sweep's
+        # probe reports it: a stream whose stored value is spelled otherwise is woken once.
+        if status.state == "active":
+            return _ACTIVE % status.total_chunks
         body = f'{{"state":"{status.state}","totalChunks":{status.total_chunks}'
         if status.state == "error" and status.error is not None:
             body += f',"error":{js_dumps(status.error)}'
         return (body + "}").encode()
 
-    async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
-        """The raw status value of each followed stream that exists: one ``MGET`` round trip
-        (batches of 1,000 keys in one pipeline), or in cluster mode one pipeline of ``GET``s,
-        which redis-py sends as one batch per node."""
-        keys = [self._keys.status(i) for i in stream_ids]
-        values = await keep_cancellation(self._status_values(keys))
-        return {
-            sid: v.encode() if isinstance(v, str) else bytes(v)
-            for sid, v in zip(stream_ids, values, strict=False)
-            if v is not None
-        }
-
-    async def _status_values(self, keys: list[str]) -> list[Any]:
-        client = self._client
-        if self.cluster or (
-            len(keys) > _MGET_BATCH and callable(getattr(client, "pipeline", None))
-        ):
-            pipe = client.pipeline()
-            if self.cluster:
-                for key in keys:
-                    pipe.get(key)
-                return list(await pipe.execute())
-            for start in range(0, len(keys), _MGET_BATCH):
-                pipe.mget(keys[start : start + _MGET_BATCH])
-            return [v for batch in await pipe.execute() for v in batch]
-        values: list[Any] = []
-        for start in range(0, len(keys), _MGET_BATCH):
-            values.extend(await client.mget(keys[start : start + _MGET_BATCH]))
-        return values
+    def _pushed(self, stream_id: str, total: int) -> None:
+        """A message of one of our writes said the stream is active with ``total`` chunks:
+        its followers are being woken for that state, so the sweep need not wake them again
+        for it (the status value our scripts write with it is exactly :data:`_ACTIVE`)."""
+        sweeper = self._sweeper
+        if sweeper is not None:
+            sweeper.saw(stream_id, _ACTIVE % total)
