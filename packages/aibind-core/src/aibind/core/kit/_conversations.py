@@ -30,7 +30,8 @@ class ConversationStoreBase(StoreBase):
     Raises:
         TypeError, ValueError: ``ttl`` is not a positive number of seconds.
 
-    Backend hooks (raise the driver's errors; they are translated here):
+    Backend hooks (raise the driver's errors; :meth:`load` and :meth:`save` await them directly
+    and translate those errors with ``_translate``, without the ``_call`` wrapper):
 
     * ``_get(key) -> str | bytes | None``: the stored text, or ``None`` if absent or expired;
     * ``_set(key, value, ttl)``: store ``value`` (text) and restart its expiry (``ttl`` seconds);
