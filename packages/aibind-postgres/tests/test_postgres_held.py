@@ -99,7 +99,8 @@ async def test_held_connection_rules() -> None:
     async def release(conn: int) -> None:
         given.append(conn)
 
-    held: HeldConnection[int] = HeldConnection(acquire, release)
+    idle = {"now": True}
+    held: HeldConnection[int] = HeldConnection(acquire, release, lambda conn: idle["now"])
     gate = asyncio.Event()
 
     async def on(conn: int) -> int:
@@ -130,12 +131,30 @@ async def test_held_connection_rules() -> None:
     with pytest.raises(RuntimeError):
         await held.run(fails, pooled)
     assert given == [0]  # given back after an error
-    assert await held.run(on, pooled) == 1  # a new one taken
+    idle["now"] = False
+    assert await held.run(on, pooled) == 1  # a new one taken, left in a transaction:
+    assert given == [0, 1]  # given back (the pool resets it)
+    idle["now"] = True
+    assert await held.run(on, pooled) == 2
     await held.close()
-    assert given == [0, 1]
+    assert given == [0, 1, 2]
     assert await held.run(on, pooled) == -1  # closed: pooled only
     await held.close()
-    assert given == [0, 1]
+    assert given == [0, 1, 2]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_stray_transaction_is_not_kept(postgres_server: Server, driver: str) -> None:
+    client = UrlClient(postgres_server.url, driver=driver, min_size=1, max_size=2)
+    await client.open()
+    try:
+        await client.query("BEGIN")  # misuse: every call is meant to stand alone
+        first = (await client.query("SELECT now()"))[0][0]
+        await asyncio.sleep(0.01)
+        second = (await client.query("SELECT now()"))[0][0]
+        assert second > first  # each in a transaction of its own, not in the stray one
+    finally:
+        await client.close()
 
 
 @pytest.mark.parametrize("driver", DRIVERS)

@@ -70,7 +70,7 @@ class AsyncpgClient:
         self._acquire_timeout = acquire_timeout
         self._held: HeldConnection[Any] | None = None
         if hold and isinstance(target, asyncpg.Pool):
-            self._held = HeldConnection(self._acquire, target.release)
+            self._held = HeldConnection(self._acquire, target.release, _idle)
 
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[asyncpg.Record]:
         """Run one statement and return its rows. Raises the driver's errors unchanged, and
@@ -154,6 +154,11 @@ class AsyncpgClient:
             await handle.close()
             raise
         return handle
+
+
+def _idle(conn: Any) -> bool:
+    """``True`` if ``conn`` is open and outside any transaction."""
+    return not conn.is_closed() and not conn.is_in_transaction()
 
 
 async def _fetch(conn: Any, sql: str, params: Sequence[object]) -> list[asyncpg.Record]:

@@ -34,17 +34,33 @@ class HeldConnection(Generic[C]):
 
     Args:
         acquire: takes a connection from the pool (raises the pool's timeout error).
-        release: gives one back to the pool (the pool checks its state and discards a broken
-            one).
+        release: gives one back to the pool (the pool checks its state: it rolls back an open
+            transaction, discards a broken connection).
+        idle: whether a connection is idle outside any transaction after a statement; one
+            that is not (a caller's stray ``BEGIN``) goes back to the pool at once, which
+            resets it, instead of running the next statements inside that transaction.
     """
 
-    __slots__ = ("_acquire", "_busy", "_conn", "_open", "_others", "_release", "_until")
+    __slots__ = (
+        "_acquire",
+        "_busy",
+        "_conn",
+        "_idle",
+        "_open",
+        "_others",
+        "_release",
+        "_until",
+    )
 
     def __init__(
-        self, acquire: Callable[[], Awaitable[C]], release: Callable[[C], Awaitable[None]]
+        self,
+        acquire: Callable[[], Awaitable[C]],
+        release: Callable[[C], Awaitable[None]],
+        idle: Callable[[C], bool],
     ) -> None:
         self._acquire = acquire
         self._release = release
+        self._idle = idle
         self._conn: C | None = None
         self._busy = False
         self._until = 0.0
@@ -82,7 +98,7 @@ class HeldConnection(Generic[C]):
                 self._busy = False
             raise
         self._busy = False
-        if self._others or not self._open or time.monotonic() > self._until:
+        if self._others or not self._open or time.monotonic() > self._until or not self._idle(conn):
             self._conn = None
             await self._release(conn)
         return result

@@ -67,7 +67,7 @@ class PsycopgClient:
         self._held: HeldConnection[AnyConnection] | None = None
         if hold and not isinstance(target, psycopg.AsyncConnection):
             pool = target
-            self._held = HeldConnection(pool.getconn, pool.putconn)
+            self._held = HeldConnection(pool.getconn, pool.putconn, _idle)
 
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows as tuples (``[]`` when it has none). Raises
@@ -140,6 +140,11 @@ async def _resolve(value: Any) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+def _idle(conn: AnyConnection) -> bool:
+    """``True`` if ``conn`` is idle outside any transaction."""
+    return bool(conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE)
 
 
 async def _pooled_execute(
