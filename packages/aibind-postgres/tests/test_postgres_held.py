@@ -100,7 +100,10 @@ async def test_held_connection_rules() -> None:
         given.append(conn)
 
     idle = {"now": True}
-    held: HeldConnection[int] = HeldConnection(acquire, release, lambda conn: idle["now"])
+    dead: set[int] = set()
+    held: HeldConnection[int] = HeldConnection(
+        acquire, release, lambda conn: idle["now"] and conn not in dead
+    )
     gate = asyncio.Event()
 
     async def on(conn: int) -> int:
@@ -136,11 +139,14 @@ async def test_held_connection_rules() -> None:
     assert given == [0, 1]  # given back (the pool resets it)
     idle["now"] = True
     assert await held.run(on, pooled) == 2
-    await held.close()
+    dead.add(2)  # its connection closed while held (a server restart)
+    assert await held.run(on, pooled) == 3  # replaced before the statement
     assert given == [0, 1, 2]
+    await held.close()
+    assert given == [0, 1, 2, 3]
     assert await held.run(on, pooled) == -1  # closed: pooled only
     await held.close()
-    assert given == [0, 1, 2]
+    assert given == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("driver", DRIVERS)

@@ -70,7 +70,7 @@ class AsyncpgClient:
         self._acquire_timeout = acquire_timeout
         self._held: HeldConnection[Any] | None = None
         if hold and isinstance(target, asyncpg.Pool):
-            self._held = HeldConnection(self._acquire, target.release, _idle)
+            self._held = HeldConnection(self._acquire, target.release, _ready)
 
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[asyncpg.Record]:
         """Run one statement and return its rows. Raises the driver's errors unchanged, and
@@ -156,9 +156,14 @@ class AsyncpgClient:
         return handle
 
 
-def _idle(conn: Any) -> bool:
-    """``True`` if ``conn`` is open and outside any transaction."""
-    return not conn.is_closed() and not conn.is_in_transaction()
+def _ready(conn: Any) -> bool:
+    """``True`` if the pool connection ``conn`` is open and outside any transaction (once its
+    connection closes, asyncpg releases the proxy back to the pool and every call on it
+    raises ``InterfaceError``)."""
+    try:
+        return not conn.is_closed() and not conn.is_in_transaction()
+    except asyncpg.exceptions.InterfaceError:
+        return False
 
 
 async def _fetch(conn: Any, sql: str, params: Sequence[object]) -> list[asyncpg.Record]:

@@ -14,6 +14,7 @@ of one never starves), after any error, after :data:`HOLD_SECONDS`, and on close
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -36,18 +37,21 @@ class HeldConnection(Generic[C]):
         acquire: takes a connection from the pool (raises the pool's timeout error).
         release: gives one back to the pool (the pool checks its state: it rolls back an open
             transaction, discards a broken connection).
-        idle: whether a connection is idle outside any transaction after a statement; one
-            that is not (a caller's stray ``BEGIN``) goes back to the pool at once, which
-            resets it, instead of running the next statements inside that transaction.
+        ready: whether a connection is open and idle outside any transaction, asked after
+            each statement and before the next: one left in a transaction (a caller's stray
+            ``BEGIN``) goes back to the pool at once, which resets it, instead of running the
+            next statements inside that transaction; one that closed meanwhile (a server
+            restart; asyncpg then detaches it from its proxy) is given back and replaced by a
+            fresh one from the pool before the next statement, as a checkout would.
     """
 
     __slots__ = (
         "_acquire",
         "_busy",
         "_conn",
-        "_idle",
         "_open",
         "_others",
+        "_ready",
         "_release",
         "_until",
     )
@@ -56,11 +60,11 @@ class HeldConnection(Generic[C]):
         self,
         acquire: Callable[[], Awaitable[C]],
         release: Callable[[C], Awaitable[None]],
-        idle: Callable[[C], bool],
+        ready: Callable[[C], bool],
     ) -> None:
         self._acquire = acquire
         self._release = release
-        self._idle = idle
+        self._ready = ready
         self._conn: C | None = None
         self._busy = False
         self._until = 0.0
@@ -82,6 +86,15 @@ class HeldConnection(Generic[C]):
             finally:
                 self._others -= 1
         self._busy = True
+        stale = self._conn
+        if stale is not None and not self._ready(stale):  # closed, or in a transaction
+            self._conn = None
+            try:
+                with contextlib.suppress(Exception):  # a dead one: the pool replaces it
+                    await self._release(stale)
+            except BaseException:
+                self._busy = False
+                raise
         conn = self._conn
         try:
             if conn is None:
@@ -98,7 +111,12 @@ class HeldConnection(Generic[C]):
                 self._busy = False
             raise
         self._busy = False
-        if self._others or not self._open or time.monotonic() > self._until or not self._idle(conn):
+        if (
+            self._others
+            or not self._open
+            or time.monotonic() > self._until
+            or not self._ready(conn)
+        ):
             self._conn = None
             await self._release(conn)
         return result

@@ -67,7 +67,7 @@ class PsycopgClient:
         self._held: HeldConnection[AnyConnection] | None = None
         if hold and not isinstance(target, psycopg.AsyncConnection):
             pool = target
-            self._held = HeldConnection(pool.getconn, pool.putconn, _idle)
+            self._held = HeldConnection(pool.getconn, pool.putconn, _ready)
 
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows as tuples (``[]`` when it has none). Raises
@@ -142,8 +142,9 @@ async def _resolve(value: Any) -> Any:
     return value
 
 
-def _idle(conn: AnyConnection) -> bool:
-    """``True`` if ``conn`` is idle outside any transaction."""
+def _ready(conn: AnyConnection) -> bool:
+    """``True`` if ``conn`` is open and idle outside any transaction (a closed or broken one
+    reports an unknown status)."""
     return bool(conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE)
 
 
