@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aibind.conformance.fixtures import NPM_FIXTURES
-from aibind.core import jsjson
+from aibind.core import jsjson, tree_json
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import CorruptDataError
 from aibind.core.message_tree import MessageTree
@@ -144,6 +144,31 @@ def test_dumps_writes_what_json_stringify_writes() -> None:
     assert jsjson.dumps(1e-5) == "0.00001"
     # text that merely looks like a float takes the slow path and is still right
     assert jsjson.dumps({"t": "e-05,", "u": "3e-4f"}) == '{"t":"e-05,","u":"3e-4f"}'
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["a", {"b": [1, 2.5, None, True]}, 3],
+        ["\ud800", {"x": "\udc00"}, "ok"],  # lone surrogates: the per-value path
+        [1e-7, {"a": [1e-5]}, "e-05,"],  # Python's spelling of tiny floats, and a lookalike
+    ],
+)
+def test_dumps_many_writes_what_dumps_writes(values: list[Any]) -> None:
+    assert jsjson.dumps_many(iter(values)) == [jsjson.dumps(value) for value in values]
+
+
+def test_dumps_many_rejects_what_dumps_rejects() -> None:
+    with pytest.raises(ValueError, match=r"JSON compliant|nan"):
+        jsjson.dumps_many(["a", [math.nan]])
+    with pytest.raises(TypeError):
+        jsjson.dumps_many([{"a": {1, 2}}])
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="too deeply"):
+        jsjson.dumps_many([deep])
 
 
 def test_dumps_rejects_what_json_cannot_hold() -> None:
@@ -598,3 +623,79 @@ def test_fast_validation_takes_a_valid_tree_as_is() -> None:
     assert nodes == data["nodes"]
     assert roots == data["rootIds"]
     assert active == data["activeLeafId"]
+
+
+def _nodes_out_of_order() -> dict[str, Any]:
+    data = valid_tree()
+    data["nodes"] = dict(reversed(data["nodes"].items()))  # children before their parents
+    return data
+
+
+def _with(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    data = valid_tree()
+    change(data)
+    return data
+
+
+def _set_stamp(stamp: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        data["nodes"]["b"]["createdAt"] = stamp
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(_nodes_out_of_order(), id="parents-after-children"),
+        pytest.param(_with(_set_stamp("2024-02-29T00:00:00.000Z")), id="leap-day"),
+        pytest.param(_with(_set_stamp("2026-02-29T00:00:00.000Z")), id="no-leap-day"),
+        pytest.param(_with(_set_stamp("2026-04-31T00:00:00.000Z")), id="april-31"),
+        pytest.param(_with(_set_stamp("2026-12-31T23:59:59.999Z")), id="december-31"),
+        pytest.param(_with(_set_stamp("0000-01-01T00:00:00.000Z")), id="year-0"),
+        pytest.param(_with(_set_stamp("2026-01-01T24:00:00.000Z")), id="hour-24"),
+        pytest.param(
+            _with(_set_stamp("2026-01-01T00:00:00.000Z\n2026-01-01T00:00:00.000Z")),
+            id="two-stamps-in-one",
+        ),
+        pytest.param(
+            _with(lambda d: d["nodes"]["r"].update(parentId="")), id="root-with-empty-parent"
+        ),
+        pytest.param(
+            _with(lambda d: d["nodes"]["b"].update(children=["b"], parentId="b")),
+            id="self-parent",
+        ),
+        pytest.param(_with(lambda d: d["nodes"]["b"].update(children=[["x"]])), id="list-child"),
+        pytest.param(_with(lambda d: d["nodes"]["c"].update(children=["b"])), id="listed-twice"),
+        pytest.param(_with(lambda d: d.update(rootIds=["r", "zz"])), id="unknown-root"),
+        pytest.param(_with(lambda d: d.update(rootIds=["a"])), id="root-has-parent"),
+        pytest.param(_with(lambda d: d["nodes"]["a"].pop("message")), id="no-message"),
+        pytest.param(_with(lambda d: d["nodes"]["r"].update(message="")), id="falsy-message-first"),
+    ],
+)
+def test_fast_validation_agrees_with_the_detailed_checks_on_edge_cases(
+    data: dict[str, Any],
+) -> None:
+    try:
+        parsed = parse_tree(copy.deepcopy(data), copy_values=True)  # the detailed checks only
+    except CorruptDataError:
+        parsed = None
+    try:
+        fast = parse_tree(data, copy_values=False)  # the bulk check first
+    except CorruptDataError:
+        fast = None
+    assert (parsed is None) == (fast is None)
+    assert parsed == fast
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(valid_tree(), id="base"),
+        pytest.param(_nodes_out_of_order(), id="parents-after-children"),
+        pytest.param(_with(_set_stamp("2024-02-29T00:00:00.000Z")), id="leap-day"),
+    ],
+)
+def test_the_bulk_check_itself_accepts_valid_trees(data: dict[str, Any]) -> None:
+    # not only through the detailed checks it falls back to
+    assert tree_json._valid_fast(data["nodes"], data["rootIds"], data["activeLeafId"])

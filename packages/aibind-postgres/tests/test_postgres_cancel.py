@@ -24,6 +24,8 @@ from aibind.conformance.servers import Server
 from aibind.core.types import StreamChunk
 from aibind.postgres import PostgresStreamStore
 
+pytestmark = pytest.mark.faults
+
 __all__ = ["pg_schema"]
 
 

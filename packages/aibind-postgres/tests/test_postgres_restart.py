@@ -106,4 +106,4 @@ async def test_followers_survive_a_server_restart(
             assert len(got) == len(expected)
             assert got == expected
         assert listener.reconnects >= 1
-        assert not listener.active  # no follower left: UNLISTENed
+        await eventually(lambda: not listener.active)  # no follower left: UNLISTENed

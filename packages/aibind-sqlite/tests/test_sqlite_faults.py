@@ -32,6 +32,8 @@ from aibind.core.errors import (
 from aibind.core.types import StreamStatus
 from aibind.sqlite import SqliteConversationStore, SqliteStreamStore, wrap_sqlite3
 
+pytestmark = pytest.mark.faults
+
 
 async def test_unopenable_file(tmp_path: Path) -> None:
     store = SqliteStreamStore.from_url(f"sqlite:///{tmp_path / 'missing' / 'a.db'}")

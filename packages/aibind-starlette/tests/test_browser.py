@@ -26,7 +26,7 @@ from support import REPO, ServerProcess
 from aibind.core import open_stores
 from aibind.core.sse import decode_chunk
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.faults]
 
 EXAMPLE = REPO / "examples" / "fastapi-chat"
 CHROMIUM = Path(

@@ -18,7 +18,7 @@ from support import ServerProcess
 from aibind.core import open_stores
 from aibind.core.types import StreamStatus
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.faults]
 
 
 @pytest.fixture

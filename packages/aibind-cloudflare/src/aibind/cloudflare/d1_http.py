@@ -10,10 +10,9 @@ per statement. SQL errors are HTTP 400 with the SQLite message (code 7500).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from aibind.cloudflare._api import CloudflareApi
+from aibind.cloudflare._client_base import ApiClientBase
 from aibind.cloudflare._values import check_resource_id, check_sql, normalise_args
 from aibind.cloudflare.errors import CloudflareApiError, translate_d1_message
 from aibind.core.errors import AibindError
@@ -27,7 +26,7 @@ __all__ = ["D1HttpClient"]
 _SQL_ERROR_CODE = 7500
 
 
-class D1HttpClient:
+class D1HttpClient(ApiClientBase):
     """A :class:`~aibind.sqlite.client.SqliteClient` on one D1 database through Cloudflare's
     REST API, so :class:`~aibind.sqlite.SqliteStreamStore` and
     :class:`~aibind.sqlite.SqliteConversationStore` run on D1 from outside a Worker::
@@ -75,7 +74,7 @@ class D1HttpClient:
     ) -> None:
         self.account_id = check_resource_id(account_id, "account_id")
         self.database_id = check_resource_id(database_id, "database_id")
-        self._api = CloudflareApi(
+        super().__init__(
             api_token=api_token,
             base_url=base_url,
             http_client=http_client,
@@ -83,16 +82,6 @@ class D1HttpClient:
             max_retry_wait=max_retry_wait,
         )
         self._path = f"/accounts/{account_id}/d1/database/{database_id}/query"
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL in use."""
-        return self._api.base_url
-
-    @property
-    def http_client(self) -> httpx.AsyncClient:
-        """The ``httpx.AsyncClient`` in use (share it with a :class:`KVHttpClient`)."""
-        return self._api.http_client
 
     async def _query(self, body: dict[str, Any], expected: int) -> list[list[Row]]:
         api = self._api
@@ -165,21 +154,6 @@ class D1HttpClient:
         if not batch:
             return []
         return await self._query({"batch": batch}, len(batch))
-
-    async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` if this client opened it. Idempotent."""
-        await self._api.aclose()
-
-    async def __aenter__(self) -> D1HttpClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return (

@@ -12,11 +12,10 @@ write, and a key takes at most one write per second.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from aibind.cloudflare._api import CloudflareApi
+from aibind.cloudflare._client_base import ApiClientBase
 from aibind.cloudflare._values import check_kv_key, check_kv_ttl, check_resource_id
 from aibind.cloudflare.errors import CloudflareApiError
 
@@ -42,7 +41,7 @@ class KVKey:
     expiration: float | None
 
 
-class KVHttpClient:
+class KVHttpClient(ApiClientBase):
     """One KV namespace through Cloudflare's REST API.
 
     Args:
@@ -75,7 +74,7 @@ class KVHttpClient:
     ) -> None:
         self.account_id = check_resource_id(account_id, "account_id")
         self.namespace_id = check_resource_id(namespace_id, "namespace_id")
-        self._api = CloudflareApi(
+        super().__init__(
             api_token=api_token,
             base_url=base_url,
             http_client=http_client,
@@ -83,11 +82,6 @@ class KVHttpClient:
             max_retry_wait=max_retry_wait,
         )
         self._root = f"/accounts/{account_id}/storage/kv/namespaces/{namespace_id}"
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL in use."""
-        return self._api.base_url
 
     def _value_path(self, key: str) -> str:
         return f"{self._root}/values/{quote(check_kv_key(key), safe='')}"
@@ -185,21 +179,6 @@ class KVHttpClient:
             cursor = str(info.get("cursor") or "") if isinstance(info, dict) else ""
             if not cursor:
                 return found
-
-    async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` if this client opened it. Idempotent."""
-        await self._api.aclose()
-
-    async def __aenter__(self) -> KVHttpClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return (

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import contains, itemgetter, lt
 from types import MappingProxyType
 from typing import Any, Literal, TypedDict, cast
 
@@ -328,14 +328,41 @@ def parse_tree(data: object, *, copy_values: bool = True) -> TreeParts:
     return nodes, list(root_ids), active
 
 
-# Canonical toISOString timestamps, one per line: the time part checked by the pattern, the
-# date (whose day-of-month limit depends on the month and year) by datetime once per date.
+# Canonical toISOString timestamps, one per line, every date valid in every year (a 29th of
+# February is left to datetime, below).
 _FAST_STAMPS = re.compile(
+    r"(?:(?!0000)\d{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z\n)*",
+    re.ASCII,
+)
+# The same with any day of the month 01-31, whose dates datetime then checks.
+_SLOW_STAMPS = re.compile(
     r"(?:\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z\n)*", re.ASCII
 )
-_NODE_FIELDS = itemgetter("id", "parentId", "children", "metadata", "createdAt", "message")
+_ID = itemgetter("id")
+_PARENT = itemgetter("parentId")
+_CHILDREN = itemgetter("children")
+_METADATA = itemgetter("metadata")
+_CREATED = itemgetter("createdAt")
+_MESSAGE = itemgetter("message")
 _DATE = itemgetter(slice(0, 10))
 _NONE = type(None)
+
+
+def _stamps_valid(stamps: list[str]) -> bool:
+    lines = "\n".join(stamps) + "\n"  # TypeError if one is not a str
+    if len(lines) != 25 * len(stamps):  # also refuses a stamp holding a line break
+        return False
+    if _FAST_STAMPS.fullmatch(lines) is not None:
+        return True
+    if _SLOW_STAMPS.fullmatch(lines) is None:
+        return False
+    try:
+        for date in set(map(_DATE, stamps)):
+            datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    return True
 
 
 def _valid_fast(raw_nodes: dict[Any, Any], root_ids: list[str], active: object) -> bool:
@@ -351,44 +378,46 @@ def _valid_fast(raw_nodes: dict[Any, Any], root_ids: list[str], active: object) 
         return False
     try:
         "".join(keys)  # every key is a str
-        ids, parents, childrens, metadatas, stamps, _ = zip(*map(_NODE_FIELDS, values), strict=True)
-        stamp_lines = "\n".join(stamps)  # every createdAt is a str
+        ids = list(map(_ID, values))
+        parents = list(map(_PARENT, values))
+        childrens = list(map(_CHILDREN, values))
+        metadatas = list(map(_METADATA, values))
+        stamps = list(map(_CREATED, values))
+        list(map(_MESSAGE, values))  # KeyError if one has no message
+        if not _stamps_valid(stamps):  # TypeError if a createdAt is not a str
+            return False
     except (KeyError, TypeError):
         return False
-    if list(ids) != keys or set(map(type, childrens)) != {list}:
+    if ids != keys or set(map(type, childrens)) != {list}:
         return False
     if set(map(type, metadatas)) != {dict} or not set(map(type, parents)) <= {str, _NONE}:
         return False
-    if _FAST_STAMPS.fullmatch(stamp_lines + "\n") is None:
-        return False
-    try:
-        for date in set(map(_DATE, stamps)):
-            datetime.fromisoformat(date)
-    except ValueError:
-        return False
-    # Links: each (child, lister) pair is a (node, parent) pair, all distinct, and as many as
-    # the nodes that name a parent: so every such node is listed by its parent, once.
-    children = list(chain.from_iterable(childrens))
-    if not set(map(type, children)) <= {str}:
-        return False
-    listers = chain.from_iterable(map(repeat, ids, map(len, childrens)))
-    listed = set(zip(children, listers, strict=True))
-    links = set(zip(ids, parents, strict=True))
-    if len(listed) != len(children) or not listed <= links:
-        return False
+    # Links: each node is listed by its parent (the roots: in rootIds), no id is listed twice,
+    # and as many ids are listed as there are nodes naming a parent, so nothing else is listed.
     parentless = parents.count(None)
-    if len(children) != len(ids) - parentless:
+    children = list(chain.from_iterable(childrens))
+    listing: dict[str | None, Any] = dict(zip(ids, childrens, strict=True))
+    roots = set(root_ids)
+    listing[None] = roots
+    try:
+        if len(children) != len(ids) - parentless or len(set(children)) != len(children):
+            return False  # TypeError: an unhashable child
+        if not all(map(contains, map(listing.__getitem__, parents), ids)):
+            return False
+    except (KeyError, TypeError):  # KeyError: a missing parent
         return False
-    # Roots: distinct, existing, parentless, and all the parentless nodes.
-    if len(set(root_ids)) != len(root_ids) or len(root_ids) != parentless:
+    if len(roots) != len(root_ids) or len(root_ids) != parentless:
+        return False  # rootIds has a duplicate, or an id that is not a parentless node
+    if active is not None and active not in listing:
         return False
-    if not set(zip(root_ids, repeat(None, len(root_ids)), strict=True)) <= links:
-        return False
-    # With one parent per node, nodes the roots do not reach hang under a parent-link cycle.
-    below = dict(zip(ids, childrens, strict=True))
+    # With one parent per node, nodes the roots do not reach hang under a parent-link cycle;
+    # none can when every parent comes before its children (how trees are written).
+    position = dict(zip(ids, range(len(ids)), strict=True))
+    if all(map(lt, map(position.get, parents, repeat(-1)), range(len(ids)))):
+        return True
     reached = 0
     stack = list(root_ids)
     while stack:
         reached += 1
-        stack.extend(below[stack.pop()])
-    return reached == len(ids) and (active is None or active in below)
+        stack.extend(listing[stack.pop()])
+    return reached == len(ids)

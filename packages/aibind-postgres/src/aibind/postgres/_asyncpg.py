@@ -16,6 +16,7 @@ from typing import Any
 
 from aibind.core.errors import BackendTimeoutError, MissingDriverError
 from aibind.postgres._errors import connect_error
+from aibind.postgres._held import HeldConnection
 from aibind.postgres._locks import connection_lock
 
 try:
@@ -44,6 +45,10 @@ class AsyncpgClient:
     :class:`~aibind.postgres.client.SupportsListen` over asyncpg (see
     :func:`aibind.postgres.wrap_asyncpg`). Never closes the pool or connection it was given.
 
+    ``hold=True`` (the pool ``from_url`` opens, which only our statements use) keeps one pool
+    connection between statements (see :mod:`aibind.postgres._held`): no checkout and no
+    reset query per statement; whoever closes the pool calls :meth:`release_held` first.
+
     Attributes:
         target: the wrapped ``Pool`` or ``Connection``.
     """
@@ -57,11 +62,15 @@ class AsyncpgClient:
         listen_dsn: str | None = None,
         listen_kwargs: dict[str, Any] | None = None,
         acquire_timeout: float | None = None,
+        hold: bool = False,
     ) -> None:
         self.target = target
         self._listen_dsn = listen_dsn
         self._listen_kwargs = dict(listen_kwargs or {})
         self._acquire_timeout = acquire_timeout
+        self._held: HeldConnection[Any] | None = None
+        if hold and isinstance(target, asyncpg.Pool):
+            self._held = HeldConnection(self._acquire, target.release, _ready)
 
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[asyncpg.Record]:
         """Run one statement and return its rows. Raises the driver's errors unchanged, and
@@ -73,9 +82,19 @@ class AsyncpgClient:
         if not isinstance(target, asyncpg.Pool):
             async with connection_lock(target):
                 return await target.fetch(sql, *params)
+        held = self._held
+        if held is not None:
+            return await held.run(
+                lambda conn: _fetch(conn, sql, params), lambda: self._pooled(target, sql, params)
+            )
+        return await self._pooled(target, sql, params)
+
+    async def _acquire(self) -> Any:
+        """A pool connection, or :class:`BackendTimeoutError` after ``acquire_timeout``."""
+        target: Any = self.target
         timeout = self._acquire_timeout
         try:
-            conn = await target.acquire(timeout=timeout)
+            return await target.acquire(timeout=timeout)
         except asyncio.TimeoutError as exc:
             if timeout is None:
                 raise
@@ -83,16 +102,21 @@ class AsyncpgClient:
                 f"no pooled connection became free within {timeout:g} s (asyncpg "
                 f"Pool.acquire: {type(exc).__name__}); raise max_size or pool_timeout"
             ) from exc
+
+    async def _pooled(
+        self, pool: asyncpg.Pool[Any], sql: str, params: Sequence[object]
+    ) -> list[asyncpg.Record]:
+        conn = await self._acquire()
         try:
-            return await conn.fetch(sql, *params)
-        except Exception as exc:
-            if _broken(exc):
-                # (a connection asyncpg saw close is already detached from its proxy)
-                with contextlib.suppress(asyncpg.exceptions.InterfaceError):
-                    conn.terminate()
-            raise
+            return await _fetch(conn, sql, params)
         finally:
-            await target.release(conn)
+            await pool.release(conn)
+
+    async def release_held(self) -> None:
+        """Give the connection held between statements (``hold=True``) back to the pool, for
+        good: call it before closing the pool. A no-op otherwise."""
+        if self._held is not None:
+            await self._held.close()
 
     async def _connect(self) -> tuple[Any, bool]:
         """A connection for LISTEN and whether the handle owns it (closes it)."""
@@ -130,6 +154,31 @@ class AsyncpgClient:
             await handle.close()
             raise
         return handle
+
+
+def _ready(conn: Any) -> bool:
+    """``True`` if the pool connection ``conn`` is open and outside any transaction (once its
+    connection closes, asyncpg releases the proxy back to the pool and every call on it
+    raises ``InterfaceError``)."""
+    try:
+        return not conn.is_closed() and not conn.is_in_transaction()
+    except asyncpg.exceptions.InterfaceError:
+        return False
+
+
+async def _fetch(conn: Any, sql: str, params: Sequence[object]) -> list[asyncpg.Record]:
+    """``conn.fetch``; a pooled connection that broke during the call is terminated (before it
+    goes back, so the pool replaces it instead of lending it again half-closed: asyncpg then
+    fails with "another operation is in progress")."""
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(sql, *params)
+        return rows
+    except Exception as exc:
+        if _broken(exc):
+            # (a connection asyncpg saw close is already detached from its proxy)
+            with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+                conn.terminate()
+        raise
 
 
 class AsyncpgListen:

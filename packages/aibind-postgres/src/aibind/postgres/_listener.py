@@ -6,13 +6,14 @@ while the store has followers, and wakes the followers of the named stream throu
 :class:`~aibind.core.notify.Notifier`.
 
 One background task owns the connection and brings it to the wanted state: connected and
-listening while any stream is followed, ``UNLISTEN``ed (connection kept) when none is. Followers
-never wait for it: the notifier's hooks only nudge the task, so a follower cancelled while the
-connection starts leaves nothing behind, and each time ``LISTEN`` becomes active every follower
-is woken once (:meth:`Notifier.notify_all`) to re-read what may have been written before, so no
-wake-up is lost. If the connection drops (server restart, ``pg_terminate_backend``, network
-cut), the task reconnects with exponential backoff and wakes every follower the same way: each
-re-reads from the last seq it yielded, so nothing is lost and nothing repeated.
+listening while any stream is followed, ``UNLISTEN``ed (connection kept) when none is, after a
+pause of :data:`LINGER_SECONDS`. Followers never wait for it: the notifier's hooks only nudge
+the task, so a follower cancelled while the connection starts leaves nothing behind, and each
+time ``LISTEN`` becomes active every follower is woken once (:meth:`Notifier.notify_all`) to
+re-read what may have been written before, so no wake-up is lost. If the connection drops
+(server restart, ``pg_terminate_backend``, network cut), the task reconnects with exponential
+backoff and wakes every follower the same way: each re-reads from the last seq it yielded, so
+nothing is lost and nothing repeated.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ __all__ = ["Listener"]
 
 _log = logging.getLogger("aibind.postgres")
 
+LINGER_SECONDS = 1.0
+"""Default seconds ``LISTEN`` outlives the store's last follower (see :class:`Listener`)."""
+
 
 class Listener:
     """Keeps one ``LISTEN`` on ``channel`` while the notifier has followers.
@@ -41,6 +45,10 @@ class Listener:
             the payload being a stream id).
         min_delay: first reconnect delay in seconds (doubles up to ``max_delay``).
         max_delay: longest reconnect delay in seconds.
+        linger: when the last follower leaves, ``LISTEN`` stays active this many seconds
+            more, and is dropped then only if no stream is followed at that moment: reads that
+            come one after another (a replay, then another) cost no ``LISTEN`` / ``UNLISTEN``
+            round trips and no wake-up of this task each.
     """
 
     def __init__(
@@ -52,6 +60,7 @@ class Listener:
         on_payload: Callable[[str], None] | None = None,
         min_delay: float = 0.05,
         max_delay: float = 2.0,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self.channel = channel
         self._client = client
@@ -59,12 +68,14 @@ class Listener:
         self._on_payload = on_payload if on_payload is not None else notifier.notify
         self._min_delay = min_delay
         self._max_delay = max_delay
+        self._linger = linger
         self._handle: ListenHandle | None = None
         self._listening = False
         self._task: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._busy = False
+        self._lingering = False
         self._closed = False
         self._dropped = False
         self.connects = 0
@@ -99,6 +110,8 @@ class Listener:
         at shutdown) it stays ended."""
         if self._closed:
             return
+        if self._lingering and self._handle is not None:
+            return  # still listening; the linger's end looks at the followers again
         self._dirty.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
@@ -113,6 +126,10 @@ class Listener:
     def _wanted(self) -> bool:
         return not self._closed and self._notifier.subscriber_count() > 0
 
+    def _lingers(self) -> bool:
+        """``True`` when the last follower has left a live ``LISTEN`` (kept for a while)."""
+        return self._linger > 0 and self._listening and not self._wanted()
+
     async def _run(self) -> None:
         delay = self._min_delay
         while not self._closed:
@@ -120,6 +137,15 @@ class Listener:
             self._dirty.clear()
             self._busy = True
             try:
+                if self._lingers():
+                    self._lingering = True
+                    try:
+                        await asyncio.wait_for(self._dirty.wait(), self._linger)
+                        continue  # the connection dropped meanwhile: look again
+                    except asyncio.TimeoutError:
+                        pass
+                    finally:
+                        self._lingering = False
                 await self._step()
                 delay = self._min_delay
             except Exception as exc:

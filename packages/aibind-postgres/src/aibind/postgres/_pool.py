@@ -11,6 +11,7 @@ the server answers with one direct connection first, so an unreachable server is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import math
 from collections.abc import Callable, Sequence
@@ -263,7 +264,10 @@ class UrlClient:
         listen_kwargs = {k: v for k, v in kwargs.items() if k != "autocommit"}
         self._pool = pool
         self._inner = PsycopgClient(
-            pool, listen_conninfo=self._listen_url or self.url, listen_kwargs=listen_kwargs
+            pool,
+            listen_conninfo=self._listen_url or self.url,
+            listen_kwargs=listen_kwargs,
+            hold=True,
         )
 
     async def _open_asyncpg(self) -> None:
@@ -289,6 +293,7 @@ class UrlClient:
             listen_dsn=listen_dsn,
             listen_kwargs={"timeout": timeout},
             acquire_timeout=self._pool_timeout,
+            hold=True,
         )
 
     def _client(self) -> Any:
@@ -314,9 +319,12 @@ class UrlClient:
         """Close the pool (waiting at most 5 s for connections in use). Idempotent; later
         queries raise :class:`StoreClosedError`."""
         self._closed = True
-        pool, self._pool, self._inner = self._pool, None, None
+        pool, inner = self._pool, self._inner
+        self._pool = self._inner = None
         if pool is None:
             return
+        with contextlib.suppress(Exception):  # the pool closes it anyway
+            await inner.release_held()
         if self.driver == "psycopg":
             await pool.close(timeout=5.0)
             return

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aibind.core.errors import MissingDriverError
 from aibind.core.kit import keep_cancellation
 from aibind.postgres._errors import connect_error
+from aibind.postgres._held import HeldConnection
 from aibind.postgres._idents import quote_identifier
 from aibind.postgres._locks import connection_lock
 
@@ -42,6 +43,10 @@ class PsycopgClient:
     :class:`~aibind.postgres.client.SupportsListen` over psycopg 3 (see
     :func:`aibind.postgres.wrap_psycopg`). Never closes the connection or pool it was given.
 
+    ``hold=True`` (the pool ``from_url`` opens, which only our statements use) keeps one pool
+    connection between statements (see :mod:`aibind.postgres._held`); whoever closes the pool
+    calls :meth:`release_held` first.
+
     Attributes:
         target: the wrapped ``AsyncConnection`` or ``AsyncConnectionPool``.
     """
@@ -54,10 +59,15 @@ class PsycopgClient:
         *,
         listen_conninfo: str | None = None,
         listen_kwargs: dict[str, Any] | None = None,
+        hold: bool = False,
     ) -> None:
         self.target = target
         self._listen_conninfo = listen_conninfo
         self._listen_kwargs = dict(listen_kwargs or {})
+        self._held: HeldConnection[AnyConnection] | None = None
+        if hold and not isinstance(target, psycopg.AsyncConnection):
+            pool = target
+            self._held = HeldConnection(pool.getconn, pool.putconn, _ready)
 
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows as tuples (``[]`` when it has none). Raises
@@ -74,14 +84,19 @@ class PsycopgClient:
             # One transaction per call; calls from concurrent tasks must not interleave.
             async with connection_lock(target), target.transaction():
                 return await _execute(target, sql, params)
-        async with target.connection() as conn:
-            if conn.autocommit:
-                return await _execute(conn, sql, params)
-            await conn.set_autocommit(True)
-            try:
-                return await _execute(conn, sql, params)
-            finally:
-                await conn.set_autocommit(False)
+        held = self._held
+        if held is not None:
+            return await held.run(
+                lambda conn: _autocommit_execute(conn, sql, params),
+                lambda: _pooled_execute(target, sql, params),
+            )
+        return await _pooled_execute(target, sql, params)
+
+    async def release_held(self) -> None:
+        """Give the connection held between statements (``hold=True``) back to the pool, for
+        good: call it before closing the pool. A no-op otherwise."""
+        if self._held is not None:
+            await self._held.close()
 
     async def _listen_params(self) -> tuple[str, dict[str, Any]]:
         if self._listen_conninfo is not None:
@@ -125,6 +140,32 @@ async def _resolve(value: Any) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+def _ready(conn: AnyConnection) -> bool:
+    """``True`` if ``conn`` is open and idle outside any transaction (a closed or broken one
+    reports an unknown status)."""
+    return bool(conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE)
+
+
+async def _pooled_execute(
+    pool: AsyncConnectionPool[Any], sql: str, params: Sequence[object]
+) -> list[tuple[Any, ...]]:
+    async with pool.connection() as conn:
+        return await _autocommit_execute(conn, sql, params)
+
+
+async def _autocommit_execute(
+    conn: AnyConnection, sql: str, params: Sequence[object]
+) -> list[tuple[Any, ...]]:
+    """Run one statement in autocommit mode (switched on for the call if it is off)."""
+    if conn.autocommit:
+        return await _execute(conn, sql, params)
+    await conn.set_autocommit(True)
+    try:
+        return await _execute(conn, sql, params)
+    finally:
+        await conn.set_autocommit(False)
 
 
 async def _execute(

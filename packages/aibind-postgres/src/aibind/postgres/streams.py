@@ -134,6 +134,8 @@ class PostgresStreamStore(StreamStoreBase):
                 f"both are {self.status_table.display!r}"
             )
         self.client: Any = as_client(client)
+        # our adapters (and the from_url client) return the drivers' own rows
+        self._driver_rows = bool(getattr(type(self.client), "_aibind_positional", False))
         listens = isinstance(self.client, SupportsListen)
         hook = self._listeners_changed
         notifier = Notifier(on_first=hook, on_last=hook) if listens else None
@@ -283,7 +285,13 @@ class PostgresStreamStore(StreamStoreBase):
                 return None, ()
         status = self._status_of(stream_id, rows[0][1])
         chunks = chunks_from_rows(islice(rows, 1, None))
-        if chunks and set(map(type, map(_DATA, chunks))) != {str}:
+        # Text comes back as str unless the connection decodes none (SQL_ASCII: bytes) or a
+        # caller's client does something else. Our driver adapters decode a column of a result
+        # with one loader (psycopg) or codec (asyncpg), so its first value tells its type.
+        if chunks and (
+            type(chunks[0].data) is not str
+            or (not self._driver_rows and set(map(type, map(_DATA, chunks))) != {str})
+        ):
             chunks = [self._decoded(stream_id, chunk) for chunk in chunks]
         return status, chunks
 

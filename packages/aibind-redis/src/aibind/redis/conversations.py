@@ -16,6 +16,11 @@ from aibind.redis.client import RedisClient
 __all__ = ["RedisConversationStore"]
 
 
+def _expiry(ttl: float) -> dict[str, int]:
+    unit, amount = ttl_args(ttl)
+    return {"ex": amount} if unit == "EX" else {"px": amount}
+
+
 class RedisConversationStore(ConversationStoreBase):
     """Each history is the ``ChatHistory`` JSON at ``{prefix}:{session_id}`` with a TTL restarted
     by every save (``SET ... EX``; npm ``@aibind/redis`` ``RedisConversationStore``).
@@ -40,6 +45,7 @@ class RedisConversationStore(ConversationStoreBase):
         super().__init__(ttl=check_redis_ttl(ttl))
         self.prefix = check_prefix(prefix)
         self._client = client
+        self._expiry = (self.ttl, _expiry(self.ttl))  # the usual TTL's SET options, made once
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}:{session_id}"
@@ -51,8 +57,8 @@ class RedisConversationStore(ConversationStoreBase):
         return await self._client.get(key)
 
     async def _set(self, key: str, value: str, ttl: float) -> None:
-        unit, amount = ttl_args(ttl)
-        await self._client.set(key, value, **({"ex": amount} if unit == "EX" else {"px": amount}))
+        expiry = self._expiry[1] if ttl == self._expiry[0] else _expiry(ttl)
+        await self._client.set(key, value, **expiry)
 
     async def _delete(self, key: str) -> None:
         await self._client.delete(key)

@@ -9,8 +9,8 @@ and error translation live here.
 from __future__ import annotations
 
 from aibind.core.chat_history import ChatHistory
-from aibind.core.errors import CorruptDataError
-from aibind.core.kit._lifecycle import StoreBase
+from aibind.core.errors import AibindError, CorruptDataError
+from aibind.core.kit._lifecycle import _OPEN, StoreBase
 from aibind.core.kit._values import as_text
 from aibind.core.types import ConversationMessage
 from aibind.core.validation import check_chat, check_id, check_ttl
@@ -30,7 +30,8 @@ class ConversationStoreBase(StoreBase):
     Raises:
         TypeError, ValueError: ``ttl`` is not a positive number of seconds.
 
-    Backend hooks (raise the driver's errors; they are translated here):
+    Backend hooks (raise the driver's errors; :meth:`load` and :meth:`save` await them directly
+    and translate those errors with ``_translate``, without the ``_call`` wrapper):
 
     * ``_get(key) -> str | bytes | None``: the stored text, or ``None`` if absent or expired;
     * ``_set(key, value, ttl)``: store ``value`` (text) and restart its expiry (``ttl`` seconds);
@@ -69,18 +70,24 @@ class ConversationStoreBase(StoreBase):
             BackendError: the backend failed.
         """
         check_id(session_id, "session_id")
-        await self._ready()
-        raw = await self._call(self._get(self._key(session_id)))
+        if self._state != _OPEN:
+            await self.open()
+        key = self._key(session_id)  # its own errors (a key too long) are not the backend's
+        try:
+            raw = await self._get(key)
+        except AibindError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
         if raw is None:
             return ChatHistory()
-        where = self._where(session_id)
-        text = as_text(raw, where)
+        text = raw if type(raw) is str else as_text(raw, self._where(session_id))
         if not text:
             return ChatHistory()
         try:
             return ChatHistory.from_json(text)
         except CorruptDataError as exc:
-            raise CorruptDataError(f"{where}: {exc}") from exc
+            raise CorruptDataError(f"{self._where(session_id)}: {exc}") from exc
 
     async def save(self, session_id: str, chat: ChatHistory[ConversationMessage]) -> None:
         """Store ``chat`` under ``session_id`` (replacing what was there) and restart its TTL.
@@ -93,8 +100,15 @@ class ConversationStoreBase(StoreBase):
         check_id(session_id, "session_id")
         check_chat(chat)
         data = chat.to_json()
-        await self._ready()
-        await self._call(self._set(self._key(session_id), data, self.ttl))
+        if self._state != _OPEN:
+            await self.open()
+        key = self._key(session_id)
+        try:
+            await self._set(key, data, self.ttl)
+        except AibindError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
 
     async def delete(self, session_id: str) -> None:
         """Remove the session's history; a no-op if it does not exist.
