@@ -257,3 +257,13 @@ async def test_long_waits_time_out_on_the_loops_clock_and_still_wake() -> None:
     assert await asyncio.wait_for(waiting, 1) is True
     for sub in subs:
         await sub.close()
+
+
+async def test_two_waits_on_one_subscription_both_wake_or_time_out() -> None:
+    notifier = Notifier()
+    async with await notifier.subscribe("s") as sub:
+        both = asyncio.gather(sub.wait(5), sub.wait(5))
+        await asyncio.sleep(0.01)
+        notifier.notify("s")
+        assert list(await asyncio.wait_for(both, 1)) == [True, True]
+        assert list(await asyncio.gather(sub.wait(0.02), sub.wait(0.02))) == [False, False]
