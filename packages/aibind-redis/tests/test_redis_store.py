@@ -146,13 +146,15 @@ async def test_corrupt_status_raises_and_is_left_alone(
     assert await raw.get(f"{prefix}:{sid}:status") == b"{nope"
 
 
+@pytest.mark.parametrize("size", [4, 4096], ids=["small-joined", "large-one-by-one"])
 async def test_undecodable_bytes_are_corrupt_data_not_unicode_errors(
-    store: RedisStreamStore, raw: redis.asyncio.Redis, prefix: str
+    store: RedisStreamStore, raw: redis.asyncio.Redis, prefix: str, size: int
 ) -> None:
+    # small pages are decoded joined, large ones (over 512 bytes a value) value by value
     sid = new_id()
     await store.create(sid)
-    await store.append(sid, "fine")
-    await raw.rpush(f"{prefix}:{sid}:chunks", b"\xff\xfe")
+    await store.append(sid, "fine" * (size // 4))
+    await raw.rpush(f"{prefix}:{sid}:chunks", b"\xff\xfe" * (size // 2))
     await raw.set(f"{prefix}:{sid}:status", '{"state":"done","totalChunks":2}', ex=60)
     with pytest.raises(CorruptDataError, match=r"seq 2.*not UTF-8") as info:
         await collect(store.read_from(sid))
