@@ -9,8 +9,8 @@ and error translation live here.
 from __future__ import annotations
 
 from aibind.core.chat_history import ChatHistory
-from aibind.core.errors import AibindError, CorruptDataError
-from aibind.core.kit._lifecycle import _OPEN, StoreBase
+from aibind.core.errors import CorruptDataError
+from aibind.core.kit._lifecycle import StoreBase
 from aibind.core.kit._values import as_text
 from aibind.core.types import ConversationMessage
 from aibind.core.validation import check_chat, check_id, check_ttl
@@ -30,8 +30,7 @@ class ConversationStoreBase(StoreBase):
     Raises:
         TypeError, ValueError: ``ttl`` is not a positive number of seconds.
 
-    Backend hooks (raise the driver's errors; :meth:`load` and :meth:`save` await them directly
-    and translate those errors with ``_translate``, without the ``_call`` wrapper):
+    Backend hooks (raise the driver's errors; they are translated here):
 
     * ``_get(key) -> str | bytes | None``: the stored text, or ``None`` if absent or expired;
     * ``_set(key, value, ttl)``: store ``value`` (text) and restart its expiry (``ttl`` seconds);
@@ -70,15 +69,8 @@ class ConversationStoreBase(StoreBase):
             BackendError: the backend failed.
         """
         check_id(session_id, "session_id")
-        if self._state != _OPEN:
-            await self.open()
-        key = self._key(session_id)  # its own errors (a key too long) are not the backend's
-        try:
-            raw = await self._get(key)
-        except AibindError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
+        await self._ready()
+        raw = await self._call(self._get(self._key(session_id)))
         if raw is None:
             return ChatHistory()
         text = raw if type(raw) is str else as_text(raw, self._where(session_id))
@@ -100,15 +92,8 @@ class ConversationStoreBase(StoreBase):
         check_id(session_id, "session_id")
         check_chat(chat)
         data = chat.to_json()
-        if self._state != _OPEN:
-            await self.open()
-        key = self._key(session_id)
-        try:
-            await self._set(key, data, self.ttl)
-        except AibindError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
+        await self._ready()
+        await self._call(self._set(self._key(session_id), data, self.ttl))
 
     async def delete(self, session_id: str) -> None:
         """Remove the session's history; a no-op if it does not exist.
