@@ -1,7 +1,6 @@
 """``ApiClientBase``: what :class:`~aibind.cloudflare.D1HttpClient` and
-:class:`~aibind.cloudflare.KVHttpClient` share around their :class:`CloudflareApi` — its
-construction from the common options, the ``base_url``/``http_client`` properties and the
-close / async-context-manager lifecycle."""
+:class:`~aibind.cloudflare.KVHttpClient` share around their :class:`CloudflareApi` — the
+``base_url``/``http_client`` properties and the close / async-context-manager lifecycle."""
 
 from __future__ import annotations
 
@@ -19,30 +18,15 @@ _C = TypeVar("_C", bound="ApiClientBase")
 
 
 class ApiClientBase:
-    """Base of the REST clients: holds one :class:`CloudflareApi` built from the options every
-    client takes (documented on each client), closes it with :meth:`aclose`.
+    """Base of the REST clients: holds one :class:`CloudflareApi` (built by each client from
+    the options it documents) and closes it with :meth:`aclose`.
 
-    Raises:
-        TypeError, ValueError: a bad option, or no token.
-        MissingDriverError: httpx is not installed.
+    Args:
+        api: the client's :class:`CloudflareApi`.
     """
 
-    def __init__(
-        self,
-        *,
-        api_token: str | None,
-        base_url: str | None,
-        http_client: httpx.AsyncClient | None,
-        timeout: float,
-        max_retry_wait: float,
-    ) -> None:
-        self._api = CloudflareApi(
-            api_token=api_token,
-            base_url=base_url,
-            http_client=http_client,
-            timeout=timeout,
-            max_retry_wait=max_retry_wait,
-        )
+    def __init__(self, api: CloudflareApi) -> None:
+        self._api = api
 
     @property
     def base_url(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from aibind.cloudflare._api import CloudflareApi
 from aibind.cloudflare._client_base import ApiClientBase
 from aibind.cloudflare._values import check_resource_id, check_sql, normalise_args
 from aibind.cloudflare.errors import CloudflareApiError, translate_d1_message
@@ -75,11 +76,13 @@ class D1HttpClient(ApiClientBase):
         self.account_id = check_resource_id(account_id, "account_id")
         self.database_id = check_resource_id(database_id, "database_id")
         super().__init__(
-            api_token=api_token,
-            base_url=base_url,
-            http_client=http_client,
-            timeout=timeout,
-            max_retry_wait=max_retry_wait,
+            CloudflareApi(
+                api_token=api_token,
+                base_url=base_url,
+                http_client=http_client,
+                timeout=timeout,
+                max_retry_wait=max_retry_wait,
+            )
         )
         self._path = f"/accounts/{account_id}/d1/database/{database_id}/query"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from aibind.cloudflare._api import CloudflareApi
 from aibind.cloudflare._client_base import ApiClientBase
 from aibind.cloudflare._values import check_kv_key, check_kv_ttl, check_resource_id
 from aibind.cloudflare.errors import CloudflareApiError
@@ -75,11 +76,13 @@ class KVHttpClient(ApiClientBase):
         self.account_id = check_resource_id(account_id, "account_id")
         self.namespace_id = check_resource_id(namespace_id, "namespace_id")
         super().__init__(
-            api_token=api_token,
-            base_url=base_url,
-            http_client=http_client,
-            timeout=timeout,
-            max_retry_wait=max_retry_wait,
+            CloudflareApi(
+                api_token=api_token,
+                base_url=base_url,
+                http_client=http_client,
+                timeout=timeout,
+                max_retry_wait=max_retry_wait,
+            )
         )
         self._root = f"/accounts/{account_id}/storage/kv/namespaces/{namespace_id}"
 
