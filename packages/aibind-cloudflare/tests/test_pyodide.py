@@ -189,6 +189,28 @@ def test_binding_path(
         )
 
 
+@pytest.mark.parametrize("guard", [False, True], ids=["unguarded", "guarded"])
+def test_sync_fetch_race_and_its_guard(guard: bool) -> None:
+    """Miniflare's synchronous fetcher loses track of its responses when its worker thread is
+    preempted between storing the result flag and notifying (``js/atomics-guard.mjs``); the
+    race, injected deterministically by ``js/sync-fetch-race.mjs``, desynchronises every later
+    request without the guard the harness loads, and none with it."""
+    try:
+        node = node_executable()
+    except NodeUnavailable as exc:
+        skip_or_fail(str(exc))
+    args = [node, str(JS_DIR / "sync-fetch-race.mjs"), *(["guard"] if guard else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["guard"] is guard
+    if guard:
+        assert report["mismatched"] == 0, report
+    else:
+        # The first injected race (request 7) shifts every later response by one.
+        assert report["mismatched"] >= report["requests"] // 2, report
+
+
 def test_every_case_is_known() -> None:
     """The case list pytest parametrizes over is the module's ``test_*`` coroutines."""
     assert len(CASES) >= 15

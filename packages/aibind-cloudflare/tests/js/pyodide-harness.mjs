@@ -10,6 +10,7 @@
 // Pyodide's stdout/stderr go to stderr; the last stdout line is the JSON result
 // {"pyodide", "python", "results": [{"mode", "case", "outcome", "seconds", "detail"}]}.
 
+import { absorbedWakeUps } from "./atomics-guard.mjs"; // first: see its header
 import { D1Database as DispatchedD1 } from "./d1-binding.mjs";
 import { importPackage, packageDir, startMiniflare } from "./miniflare-env.mjs";
 
@@ -111,6 +112,7 @@ await runner.main(${JSON.stringify(cfg.modes)}, ${Number(cfg.case_timeout)}, ${J
   log(`harness error: ${error && error.stack ? error.stack : error}`);
   code = 1;
 } finally {
+  log(`Atomics.wait guard: ${absorbedWakeUps()} stale wake-up(s) of Miniflare's fetcher absorbed`);
   await mf.dispose();
 }
 process.exit(code);
