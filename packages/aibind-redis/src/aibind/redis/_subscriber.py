@@ -6,7 +6,7 @@ sharded channels live on the node owning their slot), however many followers the
 store's :class:`~aibind.core.notify.Notifier` calls :meth:`Subscriber.subscribe` for a
 stream's first follower and :meth:`Subscriber.unsubscribe` after its last; a message on a
 stream's channel wakes its followers. ``subscribe`` returns only once the server confirmed the
-subscription, so a follower that subscribes before reading misses nothing. A ``subscribe`` that
+subscription, so a follower that reads again after subscribing misses nothing. A ``subscribe`` that
 is cancelled (the follower's client went away) or fails leaves the channel unsubscribed.
 
 When the connection drops and the driver cannot restore it by itself, the subscriber closes the

@@ -315,8 +315,10 @@ class StreamStoreBase(StoreBase):
         already stored (in pages of :attr:`page_size`), then new ones as they are appended;
         return once the stream is terminal and drained.
 
-        The follower subscribes to push wake-ups before its first read, so nothing appended
-        after that read is missed; the store's sweep wakes it for writers that do not notify.
+        The follower subscribes to push wake-ups only once a read has found the stream still
+        active, and reads again at once after subscribing, so nothing appended meanwhile is
+        missed and a replay of a finished stream never subscribes; the store's sweep wakes it
+        for writers that do not notify.
         A read failing with a transient backend error is retried for
         :attr:`read_retry_window` seconds.
 
@@ -331,10 +333,21 @@ class StreamStoreBase(StoreBase):
         check_id(stream_id)
         check_after_seq(after_seq)
         await self._ready()
-        sub = await self._call(self._notifier.subscribe(stream_id))
+        sub: Subscription | None = None
+
+        async def wait(timeout: float | None) -> bool:
+            nonlocal sub
+            if sub is not None:
+                return await sub.wait(timeout)
+            # The first wait: a read found the stream active. Subscribe, then report a
+            # wake-up, so the loop reads again: anything appended before the subscription
+            # took effect is found by that read, anything after wakes a later wait.
+            sub = await self._call(self._notifier.subscribe(stream_id))
+            self._subscriptions.add(sub)
+            return True
+
         following = self._following
         following[stream_id] = following.get(stream_id, 0) + 1
-        self._subscriptions.add(sub)
         announced: list[StreamChunk] = []
         table = _hints.setdefault(self._notifier, {})
         table.setdefault(stream_id, []).append(announced)
@@ -379,7 +392,7 @@ class StreamStoreBase(StoreBase):
                 stream_id,
                 after_seq,
                 fetch=fetch,
-                wait=sub.wait,
+                wait=wait,
                 ttl=self.ttl,
                 poll_interval=poll,
                 page_size=limit,
@@ -394,11 +407,12 @@ class StreamStoreBase(StoreBase):
                 table[stream_id] = others
             else:
                 table.pop(stream_id, None)
-            self._subscriptions.discard(sub)
             count = following.get(stream_id, 1) - 1
             if count:
                 following[stream_id] = count
             else:
                 following.pop(stream_id, None)
                 self._markers.pop(stream_id, None)
-            await sub.close()
+            if sub is not None:
+                self._subscriptions.discard(sub)
+                await sub.close()
