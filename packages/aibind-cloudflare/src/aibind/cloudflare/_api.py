@@ -166,6 +166,12 @@ class CloudflareApi:
         self._owns_client = http_client is None
         self._client: httpx.AsyncClient | None = http_client
         self._closed = False
+        self._in_flight: set[asyncio.Future[httpx.Response]] = set()
+
+    def _request_done(self, request: asyncio.Future[httpx.Response]) -> None:
+        self._in_flight.discard(request)
+        if not request.cancelled():
+            request.exception()  # retrieved: a cancelled caller's outcome concerns nobody
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -189,6 +195,11 @@ class CloudflareApi:
         (else 0.25 s, doubling) and resend, while the total wait stays within
         ``max_retry_wait``. Other statuses are returned for the caller to read.
 
+        A caller cancelled while its request is in flight gets ``CancelledError`` at once; the
+        request itself is not interrupted (httpx can lose a pool slot to a request cancelled
+        mid-way, encode/httpcore#1093) and completes in the background, so a write may still
+        be applied; :meth:`aclose` waits for it.
+
         Raises:
             CloudflareRateLimitError: still 429 once the next wait would exceed the bound.
             BackendUnavailableError: the API cannot be reached (nothing was sent).
@@ -202,8 +213,8 @@ class CloudflareApi:
         while True:
             if self._closed or self.http_client.is_closed:
                 raise StoreClosedError("the Cloudflare API client is closed")
-            try:
-                response = await self.http_client.request(
+            request = asyncio.ensure_future(
+                self.http_client.request(
                     method,
                     self.base_url + path,
                     json=json,
@@ -211,6 +222,16 @@ class CloudflareApi:
                     params=params,
                     headers=self._headers,
                 )
+            )
+            self._in_flight.add(request)
+            request.add_done_callback(self._request_done)
+            try:
+                # A cancelled caller leaves at once and its request finishes on its own: a
+                # request cancelled inside httpx can leak a connection slot for good
+                # (encode/httpcore#1093: enough of them and every call is a PoolTimeout), and
+                # before Python 3.12 anyio's timeouts lose a cancellation that lands as the
+                # response arrives (the caller would run on). The shield is a plain future.
+                response = await asyncio.shield(request)
             except httpx.HTTPError as exc:
                 raise _transport_error(exc, httpx, method, path) from exc
             if response.status_code != 429:
@@ -270,11 +291,20 @@ class CloudflareApi:
         return self.envelope(response, method, path).get("result")
 
     async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` if this object opened it (a caller's client stays
-        open). Idempotent; later requests raise :class:`StoreClosedError`."""
+        """Wait for the requests still in flight (those of cancelled callers included; at
+        most ``timeout`` seconds, then they are cancelled), then close the ``httpx.AsyncClient``
+        if this object opened it (a caller's client stays open). Idempotent; later requests
+        raise :class:`StoreClosedError`."""
         if self._closed:
             return
         self._closed = True
+        if self._in_flight:
+            pending = set(self._in_flight)
+            _, late = await asyncio.wait(pending, timeout=self._timeout)
+            for request in late:
+                request.cancel()
+            if late:
+                await asyncio.wait(late)
         if self._owns_client and self._client is not None:
             await self._client.aclose()
 
