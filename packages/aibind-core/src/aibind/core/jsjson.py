@@ -41,9 +41,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # path, which is always right.
 _PY_TINY_FLOAT = re.compile(r"e-\d\d+(?:[,}\]]|$)")
 
-_encode_fast: Callable[[Any], str] = json.JSONEncoder(
+_ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+)
+"""The one configuration of the fast path: ``_encode_fast`` and ``_encode_chunks`` use it."""
+_encode_fast: Callable[[Any], str] = _ENCODER.encode
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
@@ -167,12 +169,21 @@ def dumps(value: Any) -> str:
 
 
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-# The C encoder behind _encode_fast, made once (JSONEncoder.encode makes one per call).
+# The C encoder behind _encode_fast, made once from _ENCODER's settings, as
+# JSONEncoder.iterencode makes it (which it does on every call).
 _encode_chunks: Callable[[Any, int], Any] | None = (
     None
     if _c_make_encoder is None
     else _c_make_encoder(
-        None, json.JSONEncoder().default, _encode_str, None, ":", ",", False, False, False
+        None,  # no circular-reference markers (check_circular=False)
+        _ENCODER.default,
+        _encode_str,  # what ensure_ascii=False selects
+        _ENCODER.indent,
+        _ENCODER.key_separator,
+        _ENCODER.item_separator,
+        _ENCODER.sort_keys,
+        _ENCODER.skipkeys,
+        _ENCODER.allow_nan,
     )
 )
 
