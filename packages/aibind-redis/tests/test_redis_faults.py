@@ -460,3 +460,33 @@ async def test_a_killed_server_never_hangs_a_follower(own_redis: RedisProcess) -
     assert all(isinstance(r, TRANSIENT_ERRORS) and r.__cause__ for r in results), results
     assert time.monotonic() - started < 1.0 + 1.0 + 2.0
     await store.aclose()
+
+
+async def test_an_append_to_a_frozen_server_times_out_and_the_next_one_works(
+    own_redis: RedisProcess,
+) -> None:
+    """Appends run on the store's lane, whose reads keep no timer of their own: a server
+    that stops answering still ends the call after ``socket_timeout`` with
+    BackendTimeoutError, and the lane reconnects for the next append (the timed-out one ran
+    when the server woke up, or not: a read tells which, and no seq is handed out twice)."""
+    store = RedisStreamStore.from_url(f"{own_redis.url}?socket_timeout=0.5", prefix="lane")
+    sid = new_id()
+    await store.create(sid)
+    assert await store.append(sid, "a") == 1
+    own_redis.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(BackendTimeoutError):
+            await within(store.append(sid, "b"), 10)
+        assert time.monotonic() - started < 5  # bounded by socket_timeout, not by the pause
+    finally:
+        own_redis.resume()
+    last = await within(store.append(sid, "c"), 10)
+    status = await store.get_status(sid)
+    assert status is not None
+    assert status.total_chunks == last
+    await store.complete(sid)
+    got = [c.data async for c in store.read_from(sid)]
+    assert got in (["a", "c"], ["a", "b", "c"])
+    assert last == len(got)
+    await store.aclose()

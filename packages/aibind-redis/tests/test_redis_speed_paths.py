@@ -179,3 +179,69 @@ async def test_a_follower_back_before_its_predecessors_unsubscribe_is_still_push
             await store.append(sid, "y")  # push only: no sweep would find it
             assert (await asyncio.wait_for(nxt, 5)).data == "y"
             await again.aclose()
+
+
+async def _our_connections(redis_url: str, name: str) -> int:
+    admin = redis.asyncio.from_url(redis_url)
+    try:
+        clients = await admin.client_list()
+    finally:
+        await admin.aclose()
+    return sum(1 for c in clients if c.get("name") == name)
+
+
+async def test_appends_run_on_one_connection_outside_the_pool(redis_url: str, prefix: str) -> None:
+    """Single appends share the store's lane (one connection the pool does not count), so a
+    pool of one connection still serves a follower's reads while appends run, and closing
+    the store disconnects the lane."""
+    name = f"lane-{new_id()[:8]}"
+    url = f"{redis_url}?max_connections=1&client_name={name}"
+    store = RedisStreamStore.from_url(url, prefix=prefix)
+    sid = new_id()
+    await store.create(sid)
+    assert store._lane is not None
+
+    async def follow() -> list[str]:
+        return [c.data async for c in store.read_from(sid)]
+
+    reader = asyncio.create_task(follow())
+    seqs = [await store.append(sid, f"c{i}") for i in range(50)]
+    seqs += await asyncio.gather(*(store.append(sid, f"c{i}") for i in range(50, 250)))
+    await store.complete(sid)
+    assert sorted(seqs) == list(range(1, 251))
+    assert sorted(await within(reader, 30), key=lambda d: int(d[1:])) == [
+        f"c{i}" for i in range(250)
+    ]
+    # the pool (1), the pub/sub subscriber and the lane
+    assert 2 <= await _our_connections(redis_url, name) <= 3
+    await store.aclose()
+    assert await _our_connections(redis_url, name) == 0
+
+
+async def test_a_lane_append_refused_with_noscript_runs_through_eval(
+    redis_url: str, prefix: str
+) -> None:
+    async with RedisStreamStore.from_url(redis_url, prefix=prefix) as store:
+        sid = new_id()
+        await store.create(sid)
+        assert await store.append(sid, "a") == 1
+        admin = redis.asyncio.from_url(redis_url)
+        await admin.script_flush()
+        await admin.aclose()
+        assert await store.append(sid, "b") == 2  # EVALSHA refused: EVAL, once
+        assert await store.append(sid, "c") == 3
+        await store.complete(sid)
+        assert [c.data async for c in store.read_from(sid)] == ["a", "b", "c"]
+
+
+async def test_the_lane_is_used_by_one_call_at_a_time(redis_url: str, prefix: str) -> None:
+    """A second call finding the lane busy goes through the pool; both get their reply."""
+    async with RedisStreamStore.from_url(redis_url, prefix=prefix) as store:
+        sid = new_id()
+        await store.create(sid)
+        lane = store._lane
+        assert lane is not None
+        packed = [store._head(lane, sid) + lane.tail(text) for text in ("x", "y")]
+        replies = await asyncio.gather(*(lane.send(p, "EVALSHA") for p in packed))
+        assert sorted(int(r[0]) for r in replies) == [1, 2]
+        assert (await store.get_status(sid)).total_chunks == 2  # type: ignore[union-attr]

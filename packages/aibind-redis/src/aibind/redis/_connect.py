@@ -5,8 +5,9 @@ Standalone (``redis://``, ``rediss://``, ``unix://``): a ``redis.asyncio.Redis``
 connections, 50 by default): a call that finds every connection busy waits for one up to
 ``pool_timeout`` seconds (20 by default), then raises
 :class:`~aibind.core.errors.BackendTimeoutError`; it never fails because 100 calls run at once.
-Followers hold no connection while they wait, and the store's pub/sub subscriber has its own
-connection outside the pool, so a store holds at most ``max_connections + 1`` connections.
+Followers hold no connection while they wait, and the store's pub/sub subscriber and its
+append lane (:mod:`aibind.redis._lane`) have a connection each outside the pool, so a store
+holds at most ``max_connections + 2`` connections.
 
 Cluster (``?cluster=true``): a ``redis.asyncio.cluster.RedisCluster`` whose commands wait for
 one of ``max_connections`` slots the same way (redis-py's cluster client has no blocking pool:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aibind.core.kit import keep_cancellation
 from aibind.redis._keys import StreamKeys
-from aibind.redis._once import _checkout, _fresh, _standalone_pool
+from aibind.redis._once import _checkout, _fresh, _standalone_pool, write_packed
 
 __all__ = ["SLICE", "StatusProbe"]
 
@@ -82,7 +82,7 @@ class StatusProbe:
         try:
             await _fresh(conn)
             commands = [self._mget(conn, stream_ids[start : start + SLICE]) for start in ranges]
-            await keep_cancellation(conn.send_packed_command(commands))
+            await keep_cancellation(write_packed(conn, b"".join(commands)))
             unread = len(commands)
             while unread:
                 values = await conn.read_response(disable_decoding=True)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from aibind.core.kit import Outcome, keep_cancellation
-from aibind.redis._once import _checkout, _fresh, _standalone_pool, within
+from aibind.redis._once import _checkout, _fresh, _standalone_pool, within, write_packed
 
 __all__ = ["Read", "can_read_raw", "read_group"]
 
@@ -93,7 +93,7 @@ async def read_group(client: Any, reads: list[Read]) -> list[Outcome]:
     unread = 0
     try:
         await _fresh(conn)
-        await keep_cancellation(conn.send_packed_command(_pack(conn, reads)))
+        await keep_cancellation(write_packed(conn, _pack(conn, reads)))
         unread = 3 * len(reads) + 2  # +OK, one +QUEUED per command, EXEC's array
         values = await within(_replies(conn, unread), getattr(conn, "socket_timeout", None))
         unread = 0

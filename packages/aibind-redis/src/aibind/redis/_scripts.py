@@ -21,11 +21,13 @@ not run, so the ``EVAL`` that follows cannot apply it twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aibind.redis._errors import driver_types, error_code
+from aibind.redis._lane import WriteLane
 from aibind.redis._once import send_once, supports_once
 
 __all__ = ["APPEND", "CREATE", "DELETE", "FINISH", "HINT_BYTES", "READ", "Script", "is_noscript"]
@@ -53,6 +55,12 @@ end
 """
 
 
+async def _send_on(lane: WriteLane, key: str, *args: Any) -> Any:
+    """:func:`~aibind.redis._once.send_once`'s signature, sent on ``lane``."""
+    del key  # the lane's connection is the one node there is
+    return await lane.send(lane.pack((args,)), str(args[0]))
+
+
 def is_noscript(exc: BaseException) -> bool:
     """``True`` for a ``NOSCRIPT`` reply: the server does not have the script (it did not
     run)."""
@@ -78,9 +86,22 @@ class Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.write = write
 
-    async def run(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def run(
+        self,
+        client: Any,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        lane: WriteLane | None = None,
+    ) -> Any:
         """Run the script with ``EVALSHA``; on ``NOSCRIPT`` run it with ``EVAL`` (which loads it
         into the server's cache for the next call).
+
+        Args:
+            client: the client to run it on.
+            keys: its ``KEYS``.
+            args: its ``ARGV``.
+            lane: a write script's own connection (:class:`~aibind.redis._lane.WriteLane`),
+                used instead of a pooled one; ``None``: the pool.
 
         Returns:
             the script's reply as the driver decodes it.
@@ -89,17 +110,20 @@ class Script:
             Exception: whatever the driver raises (callers translate it).
         """
         once = self.write and supports_once(client)
+        send: Callable[..., Awaitable[Any]] = (
+            functools.partial(_send_on, lane)
+            if lane is not None
+            else functools.partial(send_once, client)
+        )
         try:
             if once:
-                return await send_once(
-                    client, keys[0], "EVALSHA", self.sha, len(keys), *keys, *args
-                )
+                return await send(keys[0], "EVALSHA", self.sha, len(keys), *keys, *args)
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except Exception as exc:
             if not is_noscript(exc):
                 raise
         if once:
-            return await send_once(client, keys[0], "EVAL", self.source, len(keys), *keys, *args)
+            return await send(keys[0], "EVAL", self.source, len(keys), *keys, *args)
         return await client.eval(self.source, len(keys), *keys, *args)
 
 

@@ -36,11 +36,10 @@ from aibind.redis._codec import parse_chunks, parse_status
 from aibind.redis._connect import REDIS_CLIENT
 from aibind.redis._errors import translate
 from aibind.redis._keys import StreamKeys, check_prefix, check_redis_ttl, ttl_args
+from aibind.redis._lane import WriteLane
 from aibind.redis._once import (
     is_cluster_client,
     prepare_cluster,
-    send_many_once,
-    supports_once,
 )
 from aibind.redis._probe import StatusProbe
 from aibind.redis._pubsub_route import pubsub_route
@@ -51,6 +50,10 @@ from aibind.redis.client import RedisClient
 __all__ = ["RedisStreamStore"]
 
 T = TypeVar("T")
+
+_HEADS_KEPT = 4096
+"""Streams whose packed ``EVALSHA`` head a store keeps for single appends (then it starts
+over; a head is about 200 bytes)."""
 
 _ACTIVE = b'{"state":"active","totalChunks":%d}'
 """The status value of an active stream holding ``%d`` chunks, as our scripts write it."""
@@ -164,9 +167,13 @@ class RedisStreamStore(StreamStoreBase):
         self._reads: Coalescer[Read, list[Any]] | None = None
         if self._multi:
             self._reads = Coalescer(self._read_multi, self._read_group, limit=200)
+        # ... on a connection of their own (the coalescer has one call in flight at a time).
         self._appends: Coalescer[tuple[str, str], int] | None = None
-        if not cluster and supports_once(client):
+        self._lane: WriteLane | None = None
+        self._heads: dict[str, bytes] = {}
+        if not cluster and WriteLane.usable(client):
             self._appends = Coalescer(self._append_one, self._append_group)
+            self._lane = WriteLane(client)
         # The sweep (one per store), made here with a probe that reads the status values in
         # slices (:mod:`aibind.redis._probe`); read_from starts it with the first follower.
         self._status_probe = StatusProbe(client, self._keys, cluster)
@@ -202,6 +209,8 @@ class RedisStreamStore(StreamStoreBase):
     async def _close(self) -> None:
         if self._appends is not None:
             await self._appends.aclose()
+        if self._lane is not None:
+            await self._lane.aclose()
         if self._reads is not None:
             await self._reads.aclose()
         await super()._close()
@@ -235,12 +244,19 @@ class RedisStreamStore(StreamStoreBase):
 
     # ---- storage hooks -------------------------------------------------------------------
 
-    async def _script(self, script: scripts.Script, verb: str, stream_id: str, *args: Any) -> Any:
+    async def _script(
+        self,
+        script: scripts.Script,
+        verb: str,
+        stream_id: str,
+        *args: Any,
+        lane: WriteLane | None = None,
+    ) -> Any:
         keys = [self._keys.status(stream_id), self._keys.chunks(stream_id)]
         unit, amount = self._ttl_args
         argv = [unit, amount, self._keys.channel(stream_id), self._publish, *args]
         try:
-            return await script.run(self._client, keys, argv)
+            return await script.run(self._client, keys, argv, lane)
         except Exception as exc:
             raise translate(exc, f"{verb} {stream_id!r}") from exc
 
@@ -268,30 +284,42 @@ class RedisStreamStore(StreamStoreBase):
             return await self._appends((stream_id, chunks[0]))
         return await self._append_now(stream_id, chunks)
 
-    async def _append_now(self, stream_id: str, chunks: list[str]) -> int:
-        reply = await self._script(scripts.APPEND, "append to", stream_id, *chunks)
+    async def _append_now(
+        self, stream_id: str, chunks: list[str], lane: WriteLane | None = None
+    ) -> int:
+        reply = await self._script(scripts.APPEND, "append to", stream_id, *chunks, lane=lane)
         return self._check_code(stream_id, reply)
 
     async def _append_one(self, item: tuple[str, str]) -> int:
-        return await self._append_now(item[0], [item[1]])
+        """One append on the store's lane: its ``EVALSHA`` is the stream's kept head
+        (:meth:`_head`) and the chunk; a ``NOSCRIPT`` reply (the script did not run) sends it
+        again through :meth:`Script.run` (which falls back to ``EVAL``)."""
+        stream_id, chunk = item
+        lane = self._lane
+        assert lane is not None  # made with the coalescer
+        try:
+            reply = await lane.send(self._head(lane, stream_id) + lane.tail(chunk), "EVALSHA")
+        except Exception as exc:
+            if scripts.is_noscript(exc):
+                return await self._append_now(stream_id, [chunk], lane)
+            raise translate(exc, f"append to {stream_id!r}") from exc
+        return self._check_code(stream_id, reply)
 
     async def _append_group(self, items: list[tuple[str, str]]) -> list[Outcome]:
         """Appends that arrived while another was in flight, as one pipeline of ``EVALSHA``
-        (each still its own atomic script, sent exactly once: :func:`send_many_once`). One
+        on the store's lane (each still its own atomic script, sent exactly once). One
         refused with ``NOSCRIPT`` (the server lost its script cache) did not run and runs
         again alone, loading the script."""
-        unit, amount = self._ttl_args
-        commands = []
-        for sid, chunk in items:
-            keys = (self._keys.status(sid), self._keys.chunks(sid))
-            channel = self._keys.channel(sid)
-            argv = (unit, amount, channel, self._publish, chunk)
-            commands.append(("EVALSHA", scripts.APPEND.sha, 2, *keys, *argv))
-        replies = await keep_cancellation(send_many_once(self._client, commands))
+        lane = self._lane
+        assert lane is not None  # made with the coalescer
+        head, tail = self._head, lane.tail
+        packed = b"".join([head(lane, sid) + tail(chunk) for sid, chunk in items])
+        names = ["EVALSHA"] * len(items)
+        replies = await keep_cancellation(lane.send_many(packed, names))
         outcomes: list[Outcome] = []
         for (sid, chunk), (reply, error) in zip(items, replies, strict=True):
             if error is not None and scripts.is_noscript(error):
-                outcomes.append(await _outcome(self._append_now(sid, [chunk])))
+                outcomes.append(await _outcome(self._append_now(sid, [chunk], lane)))
             elif error is not None:
                 failure = translate(error, f"append to {sid!r}")
                 failure.__cause__ = error
@@ -299,6 +327,20 @@ class RedisStreamStore(StreamStoreBase):
             else:
                 outcomes.append(_checked(self._check_code, sid, reply))
         return outcomes
+
+    def _head(self, lane: WriteLane, stream_id: str) -> bytes:
+        """The packed ``EVALSHA`` of the append script for ``stream_id`` up to the chunk (the
+        same nine arguments every time), kept for the last :data:`_HEADS_KEPT` streams."""
+        head = self._heads.get(stream_id)
+        if head is None:
+            unit, amount = self._ttl_args
+            keys = (self._keys.status(stream_id), self._keys.chunks(stream_id))
+            argv = (unit, amount, self._keys.channel(stream_id), self._publish)
+            head = lane.head(("EVALSHA", scripts.APPEND.sha, 2, *keys, *argv))
+            if len(self._heads) >= _HEADS_KEPT:
+                self._heads.clear()
+            self._heads[stream_id] = head
+        return head
 
     async def _get_status(self, stream_id: str) -> StreamStatus | None:
         key = self._keys.status(stream_id)
