@@ -171,11 +171,12 @@ async def _autocommit_execute(
 async def _execute(
     conn: AnyConnection, sql: str, params: Sequence[object]
 ) -> list[tuple[Any, ...]]:
-    async with psycopg.AsyncRawCursor(conn) as cur:
-        await cur.execute(sql, params)
-        if cur.description is None:
-            return []
-        return await cur.fetchall()
+    cur = psycopg.AsyncRawCursor(conn)
+    await cur.execute(sql, params)
+    result = cur.pgresult  # not cur.description, which builds a Column object per field
+    if result is None or not result.nfields:
+        return []
+    return await cur.fetchall()
 
 
 class PsycopgListen:
