@@ -134,6 +134,11 @@ async def measure(
             o, r = await _conversations(stores.conversations, base, sizes)
             ours.update(o)
             raw.update(r)
+            if base is not None:
+                log(f"{backend.name}: raw writes on the delivery schedule")
+                raw["write_paced"] = await compare.paced(
+                    base.append, 10_000_000, sizes.follow_chunks, sizes.follow_every
+                )
         finally:
             if base is not None:
                 await base.close()

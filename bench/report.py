@@ -90,7 +90,9 @@ def rows_of(name: str, result: dict[str, Any]) -> list[Row]:
     if limit is not None:
         _rates(conc, limit, "our seq")
     rows.append(_npm_row(conc, "conc"))
-    write = raw.get("write", {})
+    # the floor of a delivery: a raw write on the delivery workload's schedule (older result
+    # files: the raw write in the tight append loop)
+    write = raw.get("write_paced") or raw.get("write", {})
     for where in ("local", "remote"):
         found = ours.get("delivery", {}).get(where)
         if found is None:
