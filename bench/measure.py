@@ -154,6 +154,12 @@ async def measure(
             log(failures[-1])
         else:
             ours["scale"] = {**found, "streams": streams, "rate": sizes.scale_rate}
+            w = found["writer"]
+            log(
+                f"{backend.name}: delivery p99 {found['p99']:.1f} ms; the writer's own appends "
+                f"p50 {w.get('append_p50_ms', 0):.1f} / p99 {w.get('append_p99_ms', 0):.1f} / "
+                f"max {w.get('append_max_ms', 0):.1f} ms"
+            )
     return {
         "ours": ours,
         "raw": raw,

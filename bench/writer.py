@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common import now
+from common import now, summary
 
 from aibind.core import open_stores
 from aibind.core.protocols import StreamStore
@@ -31,20 +31,27 @@ async def write_paced(
     every stream.
 
     Returns:
-        ``{"sent": ..., "errors": ..., "rate": achieved appends/s, "lag_ms": worst start delay}``
+        ``{"sent": ..., "errors": ..., "rate": achieved appends/s, "lag_ms": worst start delay,
+        "append_p50_ms"/"append_p99_ms"/"append_max_ms": the appends' own round trips}`` (a
+        delivery is never faster than its append: these tell a slow write from a slow
+        follower)
     """
     gate = asyncio.Semaphore(concurrency)
     errors = 0
     tasks: set[asyncio.Task[None]] = set()
+    took: list[float] = []
 
     async def one(sid: str) -> None:
         nonlocal errors
         async with gate:
+            sent = now()
             try:
-                await store.append(sid, f"{STAMP}{now()!r}")
+                await store.append(sid, f"{STAMP}{sent!r}")
             except Exception as exc:
                 errors += 1
                 print(f"append failed: {exc!r}", file=sys.stderr)
+            else:
+                took.append((now() - sent) * 1000)
 
     start = now()
     lag = 0.0
@@ -67,11 +74,15 @@ async def write_paced(
             await store.complete(sid)
 
     await asyncio.gather(*(finish(sid) for sid in ids))
+    appends = summary(took)
     return {
         "sent": float(count - errors),
         "errors": float(errors),
         "rate": count / elapsed if elapsed > 0 else 0.0,
         "lag_ms": lag * 1000,
+        "append_p50_ms": appends["p50"],
+        "append_p99_ms": appends["p99"],
+        "append_max_ms": appends["max"],
     }
 
 
