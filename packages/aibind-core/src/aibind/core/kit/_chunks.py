@@ -1,60 +1,41 @@
 """Building :class:`~aibind.core.types.StreamChunk` lists from ``(seq, data)`` rows, the hot
 loop of a replay.
 
-``StreamChunk`` is a frozen slots dataclass; its generated ``__init__`` sets each field through
-``object.__setattr__``, which costs about as much as the whole SQLite read of the row. When the
-class is exactly that (slots ``seq`` and ``data``, no ``__post_init__``), the fields are set
-through their slot descriptors instead, which gives an equal object (checked once at import)
-in about half the time; otherwise the plain constructor is used.
+``StreamChunk`` is a named tuple: ``tuple.__new__(StreamChunk, row)`` makes one from a row in C,
+and ``map`` runs that over a page without a Python-level step per chunk (about 0.15 us a chunk
+on the development machine, against 0.3 for a slots dataclass set through its slot
+descriptors and 0.45 through its generated ``__init__``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable
-from itertools import starmap
+from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 from aibind.core.types import StreamChunk
 
 __all__ = ["chunks_from_rows"]
 
-
-def _plain(rows: Iterable[tuple[Any, Any]]) -> list[StreamChunk]:
-    return list(starmap(StreamChunk, rows))
+_NEW = tuple.__new__
 
 
-def _slot_builder() -> Callable[[Iterable[tuple[Any, Any]]], list[StreamChunk]] | None:
-    cls: Any = StreamChunk
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    if (
-        names != ("seq", "data")
-        or getattr(cls, "__slots__", None) != names
-        or hasattr(cls, "__post_init__")
-    ):
-        return None
-    new = object.__new__
-    set_seq = cls.__dict__["seq"].__set__
-    set_data = cls.__dict__["data"].__set__
+def chunks_from_rows(rows: Iterable[Iterable[Any]]) -> list[StreamChunk]:
+    """One ``StreamChunk(seq, data)`` per ``(seq, data)`` row, in order.
 
-    def build(rows: Iterable[tuple[Any, Any]]) -> list[StreamChunk]:
-        out: list[StreamChunk] = []
-        append = out.append
-        for seq, data in rows:
-            chunk = new(cls)
-            set_seq(chunk, seq)
-            set_data(chunk, data)
-            append(chunk)
-        return out
+    Args:
+        rows: pairs: tuples, or the rows of one query result (all of one width) that iterate
+            as two values; the values are taken as they are (the caller has checked or
+            converts their types).
 
-    probe = build([(1, "x")])[0]
-    if probe != StreamChunk(1, "x") or hash(probe) != hash(StreamChunk(1, "x")):
-        return None
-    return build
+    Returns:
+        the chunks, as a new list.
 
-
-chunks_from_rows: Callable[[Iterable[tuple[Any, Any]]], list[StreamChunk]] = (
-    _slot_builder() or _plain
-)
-"""``chunks_from_rows(rows)``: one ``StreamChunk(seq, data)`` per ``(seq, data)`` row, in
-order (a list)."""
+    Raises:
+        ValueError: the rows do not hold exactly two values (judged by the first and last:
+            the rows of one result all have its width).
+    """
+    chunks: list[StreamChunk] = list(map(_NEW, repeat(StreamChunk), rows))
+    if chunks and (len(chunks[0]) != 2 or len(chunks[-1]) != 2):
+        raise ValueError("chunks_from_rows: every row must hold exactly (seq, data)")
+    return chunks

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aibind.core.errors import StreamNotActiveError, StreamNotFoundError
-from aibind.core.kit import ClientOpener, Owned, Parser, StreamStoreBase, parse_float
+from aibind.core.kit import (
+    ClientOpener,
+    Owned,
+    Parser,
+    StreamStoreBase,
+    chunks_from_rows,
+    parse_float,
+)
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
 
 __all__ = ["MemoryStreamStore"]
@@ -120,7 +127,8 @@ class MemoryStreamStore(StreamStoreBase):
         if stream is None:
             return None, []
         data = stream.chunks[after : after + limit]
-        return stream.status(), [StreamChunk(after + i, d) for i, d in enumerate(data, 1)]
+        seqs = range(after + 1, after + 1 + len(data))
+        return stream.status(), chunks_from_rows(zip(seqs, data, strict=True))
 
     async def _delete(self, stream_id: str) -> None:
         self._streams.pop(stream_id, None)
