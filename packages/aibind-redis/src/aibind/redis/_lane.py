@@ -131,7 +131,7 @@ class WriteLane:
         self, packed: bytes, commands: Sequence[str]
     ) -> list[tuple[Any, BaseException | None]]:
         """Send several packed write commands in one pipeline, each exactly once, and read
-        every reply (as :func:`~aibind.redis._once.send_many_once`).
+        every reply (as :func:`~aibind.redis._once.send_packed_many_once`).
 
         Args:
             packed: the commands in the Redis protocol, one after another.

@@ -34,10 +34,11 @@ A write whose connection failed after sending therefore raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import math
 import sys
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any, TypeVar
 
 from aibind.core.kit import keep_cancellation
@@ -47,9 +48,9 @@ __all__ = [
     "exchange_many_once",
     "exchange_once",
     "is_cluster_client",
+    "lent",
     "pack_commands",
     "prepare_cluster",
-    "send_many_once",
     "send_once",
     "send_packed_many_once",
     "send_packed_once",
@@ -109,6 +110,29 @@ async def _checkout(pool: Any, command: str) -> Any:
     return await pool.get_connection()
 
 
+@contextlib.asynccontextmanager
+async def lent(client: Any, command: str) -> AsyncIterator[Any]:
+    """A connection lent by ``client``'s pool for the block (``command`` names what it is
+    for, as some pools ask), returned to the pool after it, whatever happened.
+
+    Raises:
+        TypeError: ``client`` is not a standalone redis-py / valkey client (no pool to lend
+            from: a cluster client, another driver).
+        Exception: whatever the pool raises (a pool timeout...).
+    """
+    pool = _standalone_pool(client)
+    if pool is None:
+        raise TypeError(
+            f"{type(client).__name__} cannot send a command exactly once "
+            "(it has no connection pool to lend from)"
+        )
+    conn = await _checkout(pool, command)
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
 async def _fresh(conn: Any) -> None:
     """Drop a pooled connection the server closed meanwhile (EOF or unread bytes), so the
     command goes out on a new one: a restart leaves every pooled socket dead, and redis-py
@@ -145,14 +169,8 @@ async def send_once(client: Any, key: str, *args: Any) -> Any:
         await prepare_cluster(client)
         node = client.get_node_from_key(key)
         return await client.execute_command(*args, target_nodes=node)
-    pool = _standalone_pool(client)
-    if pool is None:
-        raise TypeError(f"{type(client).__name__} cannot send a command exactly once")
-    conn = await _checkout(pool, str(args[0]))
-    try:
+    async with lent(client, str(args[0])) as conn:
         return await exchange_once(client, conn, pack_commands(conn, (args,)), args[0])
-    finally:
-        await pool.release(conn)
 
 
 async def send_packed_once(client: Any, packed: bytes, command: str) -> Any:
@@ -163,14 +181,8 @@ async def send_packed_once(client: Any, packed: bytes, command: str) -> Any:
         TypeError: the client cannot send exactly once (a cluster client, another driver).
         Exception: whatever the driver raises; nothing is sent twice.
     """
-    pool = _standalone_pool(client)
-    if pool is None:
-        raise TypeError(f"{type(client).__name__} cannot send a packed command exactly once")
-    conn = await _checkout(pool, command)
-    try:
+    async with lent(client, command) as conn:
         return await exchange_once(client, conn, packed, command)
-    finally:
-        await pool.release(conn)
 
 
 async def exchange_once(
@@ -245,16 +257,18 @@ async def write_packed(conn: Any, packed: bytes) -> None:
         raise
 
 
-async def send_many_once(
-    client: Any, commands: list[tuple[Any, ...]]
+async def send_packed_many_once(
+    client: Any, packed: bytes, commands: Sequence[str]
 ) -> list[tuple[Any, BaseException | None]]:
     """Send several write commands exactly once, in ONE pipeline (one write, one round trip;
-    what ioredis does with commands issued together), and read every reply.
+    what ioredis does with commands issued together), and read every reply; the pool lends
+    the connection.
 
     Args:
         client: a standalone client for which :func:`supports_once` is ``True`` (not a
             cluster client: its commands may belong to different nodes).
-        commands: each command with its arguments, as for :func:`send_once`.
+        packed: the commands in the Redis protocol (:func:`pack_commands`), one after another.
+        commands: their names, in order (for the client's response callbacks).
 
     Returns:
         one ``(reply, None)`` or ``(None, error)`` per command, in order: an error reply
@@ -264,34 +278,8 @@ async def send_many_once(
     Raises:
         TypeError: the client cannot send exactly once.
     """
-    pool = _standalone_pool(client)
-    if pool is None:
-        raise TypeError(f"{type(client).__name__} cannot send a command exactly once")
-    conn = await _checkout(pool, str(commands[0][0]))
-    try:
-        packed = pack_commands(conn, commands)
-        return await exchange_many_once(client, conn, packed, [str(c[0]) for c in commands])
-    finally:
-        await pool.release(conn)
-
-
-async def send_packed_many_once(
-    client: Any, packed: bytes, commands: Sequence[str]
-) -> list[tuple[Any, BaseException | None]]:
-    """:func:`send_many_once` of commands already packed (:func:`pack_commands`), named by
-    ``commands`` in order, on a standalone client (the pool lends the connection).
-
-    Raises:
-        TypeError: the client cannot send exactly once.
-    """
-    pool = _standalone_pool(client)
-    if pool is None:
-        raise TypeError(f"{type(client).__name__} cannot send a command exactly once")
-    conn = await _checkout(pool, commands[0])
-    try:
+    async with lent(client, commands[0]) as conn:
         return await exchange_many_once(client, conn, packed, commands)
-    finally:
-        await pool.release(conn)
 
 
 async def exchange_many_once(
@@ -299,8 +287,8 @@ async def exchange_many_once(
 ) -> list[tuple[Any, BaseException | None]]:
     """Send the packed commands ``packed`` (named by ``commands``, in order) on ``conn`` (of
     ``client``'s pool, or one the caller owns) and read every reply under one deadline
-    (``socket_timeout``), as :func:`send_many_once` describes; a connection that failed is
-    disconnected."""
+    (``socket_timeout``), as :func:`send_packed_many_once` describes; a connection that failed
+    is disconnected."""
     reply_error = driver_types("ResponseError")
     outcomes: list[tuple[Any, BaseException | None]] = []
     try:

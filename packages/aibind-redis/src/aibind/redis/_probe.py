@@ -20,7 +20,7 @@ from typing import Any
 
 from aibind.core.kit import keep_cancellation
 from aibind.redis._keys import StreamKeys
-from aibind.redis._once import _checkout, _fresh, _standalone_pool, write_packed
+from aibind.redis._once import _fresh, _standalone_pool, lent, write_packed
 
 __all__ = ["SLICE", "StatusProbe"]
 
@@ -71,29 +71,26 @@ class StatusProbe:
                     pipe.get(status(stream_id))
                 yield _as_bytes(await keep_cancellation(pipe.execute()))
             return
-        pool = _standalone_pool(client)
-        if pool is None:
+        if _standalone_pool(client) is None:
             for start in ranges:
                 part = [status(stream_id) for stream_id in stream_ids[start : start + SLICE]]
                 yield _as_bytes(await keep_cancellation(client.mget(part)))
             return
-        conn = await _checkout(pool, "MGET")
-        unread = 0
-        try:
-            await _fresh(conn)
-            commands = [self._mget(conn, stream_ids[start : start + SLICE]) for start in ranges]
-            await keep_cancellation(write_packed(conn, b"".join(commands)))
-            unread = len(commands)
-            while unread:
-                values = await conn.read_response(disable_decoding=True)
-                unread -= 1
-                yield values
-        except BaseException:
-            if unread:  # replies left unread (failed, or the sweep stopped early)
-                await conn.disconnect(nowait=True)
-            raise
-        finally:
-            await pool.release(conn)
+        async with lent(client, "MGET") as conn:
+            unread = 0
+            try:
+                await _fresh(conn)
+                commands = [self._mget(conn, stream_ids[start : start + SLICE]) for start in ranges]
+                await keep_cancellation(write_packed(conn, b"".join(commands)))
+                unread = len(commands)
+                while unread:
+                    values = await conn.read_response(disable_decoding=True)
+                    unread -= 1
+                    yield values
+            except BaseException:
+                if unread:  # replies left unread (failed, or the sweep stopped early)
+                    await conn.disconnect(nowait=True)
+                raise
 
     def _mget(self, conn: Any, stream_ids: list[str]) -> bytes:
         """One ``MGET`` of the status keys of ``stream_ids``, packed."""

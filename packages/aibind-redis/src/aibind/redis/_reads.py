@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from aibind.core.kit import Outcome, keep_cancellation
-from aibind.redis._once import _checkout, _fresh, _standalone_pool, within, write_packed
+from aibind.redis._once import _fresh, _standalone_pool, lent, within, write_packed
 
 __all__ = ["Read", "can_read_raw", "read_group"]
 
@@ -88,21 +88,18 @@ async def read_group(client: Any, reads: list[Read]) -> list[Outcome]:
     Raises:
         whatever the driver raises for the transaction as a whole (the caller translates it).
     """
-    pool = _standalone_pool(client)
-    conn = await _checkout(pool, "MULTI")
-    unread = 0
-    try:
-        await _fresh(conn)
-        await keep_cancellation(write_packed(conn, _pack(conn, reads)))
-        unread = 3 * len(reads) + 2  # +OK, one +QUEUED per command, EXEC's array
-        values = await within(_replies(conn, unread), getattr(conn, "socket_timeout", None))
+    async with lent(client, "MULTI") as conn:
         unread = 0
-    except BaseException:
-        if unread:  # replies left unread: the connection cannot serve anyone else
-            await conn.disconnect(nowait=True)
-        raise
-    finally:
-        await pool.release(conn)
+        try:
+            await _fresh(conn)
+            await keep_cancellation(write_packed(conn, _pack(conn, reads)))
+            unread = 3 * len(reads) + 2  # +OK, one +QUEUED per command, EXEC's array
+            values = await within(_replies(conn, unread), getattr(conn, "socket_timeout", None))
+            unread = 0
+        except BaseException:
+            if unread:  # replies left unread: the connection cannot serve anyone else
+                await conn.disconnect(nowait=True)
+            raise
     outcomes: list[Outcome] = []
     for i in range(0, 3 * len(reads), 3):
         reply = values[i : i + 3]
