@@ -54,15 +54,15 @@ async def paced(op: Op, start: int, count: int, every: float) -> dict[str, float
     tight loop (the server process and the CPU wake up first: a PostgreSQL ``INSERT`` took
     0.37 ms in a loop and 1.05 ms every 10 ms on the development machine), for a raw write
     as for ours."""
-    loop_time = time.perf_counter
+    clock = time.perf_counter
     latencies: list[float] = []
-    due = loop_time()
+    due = clock()
     for i in range(count):
-        t0 = loop_time()
+        t0 = clock()
         await op(start + i)
-        latencies.append((loop_time() - t0) * 1000)
+        latencies.append((clock() - t0) * 1000)
         due += every
-        pause = due - loop_time()
+        pause = due - clock()
         if pause > 0:
             await asyncio.sleep(pause)
     return summary(latencies)
