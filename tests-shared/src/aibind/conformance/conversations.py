@@ -180,6 +180,45 @@ class ConversationStoreConformance:
             await store.load(sid)
         assert await raw.get(sid) == corrupt
 
+    async def test_loading_what_was_saved_gives_an_independent_tree(
+        self, store: ConversationStore, raw: RawConversations
+    ) -> None:
+        """A load of the text this store saved skips parsing (the saved tree is shared, copied
+        on write): every tree it gives must still behave as a freshly parsed one."""
+        sid = new_id()
+        chat = _branching_chat()
+        text = chat.to_json()
+        await store.save(sid, chat)
+        chat.append({"role": "user", "content": "after the save"})  # the saved tree moves on
+        first = await store.load(sid)
+        assert first.to_json() == text
+        first.append({"role": "user", "content": "only in the first"})
+        first.tree.remove(first.node_ids[0])
+        second = await store.load(sid)
+        assert second.to_json() == text
+        assert json.loads(second.to_json()) == json.loads(await raw.get(sid) or "")
+        second.messages[-1]["content"] = "changed in place"  # not allowed, but must not leak
+        third = await store.load(sid)
+        assert third.to_json() == text
+        assert "only in the first" not in third.to_json()
+
+    async def test_another_writers_text_is_loaded(
+        self, store: ConversationStore, raw: RawConversations
+    ) -> None:
+        sid = new_id()
+        chat = _branching_chat()
+        await store.save(sid, chat)
+        other = _branching_chat()
+        other.append({"role": "user", "content": "written by a Node service"})
+        await raw.put(sid, other.to_json())
+        loaded = await store.load(sid)
+        assert loaded.messages[-1] == {"role": "user", "content": "written by a Node service"}
+        await raw.put(sid, "{not json")
+        with pytest.raises(CorruptDataError):
+            await store.load(sid)
+        await store.delete(sid)
+        assert (await store.load(sid)).is_empty
+
     async def test_bad_arguments(self, store: ConversationStore) -> None:
         with pytest.raises(TypeError, match="session_id"):
             await store.load(3)  # type: ignore[arg-type]

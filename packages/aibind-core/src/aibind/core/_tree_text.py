@@ -63,6 +63,28 @@ class EncodedNodes:
         self._texts.clear()
         self._joined = None
 
+    def current(self, nodes: Mapping[str, RawNode]) -> bool:
+        """Whether the last :meth:`dumps_tree` text of the nodes still holds for ``nodes``: the
+        same ids in the same order, each message and metadata equal to the copy taken when it
+        was encoded (compared in bulk). Children lists are not compared: the tree calls
+        :meth:`forget` when it changes one."""
+        raws = nodes.values()
+        return (
+            self._joined is not None
+            and list(nodes) == self._ids
+            and list(map(_MESSAGE, raws)) == self._messages
+            and list(map(_METADATA, raws)) == self._metadatas
+        )
+
+    def fork(self) -> EncodedNodes:
+        """An independent copy holding the same texts (the kept texts and copies are never
+        changed in place, so only the table of them is copied: microseconds)."""
+        twin = EncodedNodes()
+        twin._texts = self._texts.copy()
+        twin._joined, twin._ids = self._joined, self._ids
+        twin._messages, twin._metadatas, twin._roots = self._messages, self._metadatas, self._roots
+        return twin
+
     def dumps_tree(
         self, nodes: Mapping[str, RawNode], root_ids: list[str], active_leaf_id: str | None
     ) -> str:
@@ -72,13 +94,7 @@ class EncodedNodes:
             TypeError, ValueError: as :func:`aibind.core.jsjson.dumps`.
         """
         joined = self._joined
-        raws = nodes.values()
-        if (
-            joined is None
-            or list(nodes) != self._ids
-            or list(map(_MESSAGE, raws)) != self._messages
-            or list(map(_METADATA, raws)) != self._metadatas
-        ):
+        if joined is None or not self.current(nodes):
             joined = self._join(nodes)
         roots = self._roots
         if roots[0] != root_ids:

@@ -45,7 +45,7 @@ class MessageTree(Generic[M]):
         messages, node_ids = tree.get_active_path()
     """
 
-    __slots__ = ("_active_leaf_id", "_encoded", "_generate_id", "_nodes", "_root_ids")
+    __slots__ = ("_active_leaf_id", "_encoded", "_generate_id", "_nodes", "_root_ids", "_shared")
 
     def __init__(self, *, generate_id: Callable[[], str] | None = None) -> None:
         self._nodes: dict[str, RawNode] = {}  # wire objects, never handed out
@@ -53,6 +53,8 @@ class MessageTree(Generic[M]):
         self._active_leaf_id: str | None = None
         self._generate_id = generate_id if generate_id is not None else _uuid4
         self._encoded = EncodedNodes()
+        # The nodes also held by a TreeShare (aibind.core._tree_share), copied before a change.
+        self._shared: Mapping[str, RawNode] | None = None
 
     def __repr__(self) -> str:
         return f"MessageTree(size={self.size}, active_leaf_id={self._active_leaf_id!r})"
@@ -227,6 +229,7 @@ class MessageTree(Generic[M]):
         """Remove every node; the tree is empty and has no active leaf."""
         self._encoded.clear()
         self._nodes.clear()
+        self._shared = None
         self._root_ids.clear()
         self._active_leaf_id = None
 
@@ -249,7 +252,7 @@ class MessageTree(Generic[M]):
             current = stack.pop()
             removed.add(current)
             stack.extend(self._nodes[current]["children"])
-        parent = self._nodes[raw["parentId"]] if raw["parentId"] is not None else None
+        parent = self._own(raw["parentId"]) if raw["parentId"] is not None else None
         if parent is not None:
             parent["children"].remove(node_id)
             self._encoded.forget(parent["id"])
@@ -395,9 +398,19 @@ class MessageTree(Generic[M]):
         if parent_id is None:
             self._root_ids.append(node_id)
         else:
-            self._nodes[parent_id]["children"].append(node_id)
+            self._own(parent_id)["children"].append(node_id)
             self._encoded.forget(parent_id)
         return node_id
+
+    def _own(self, node_id: str) -> RawNode:
+        """The raw node ``node_id``, copied first if a :class:`TreeShare` holds it too (the
+        only field a tree changes in place is ``children``)."""
+        raw = self._nodes[node_id]
+        shared = self._shared
+        if shared is not None and shared.get(node_id) is raw:
+            raw = {**raw, "children": list(raw["children"])}
+            self._nodes[node_id] = raw
+        return raw
 
     def _sibling_ids(self, raw: RawNode) -> list[str]:
         if raw["parentId"] is None:

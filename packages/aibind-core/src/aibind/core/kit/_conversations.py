@@ -8,8 +8,10 @@ and error translation live here.
 
 from __future__ import annotations
 
+from aibind.core._tree_share import share_tree
 from aibind.core.chat_history import ChatHistory
 from aibind.core.errors import CorruptDataError
+from aibind.core.kit._history_cache import HistoryCache
 from aibind.core.kit._lifecycle import StoreBase
 from aibind.core.kit._values import as_text
 from aibind.core.types import ConversationMessage
@@ -23,6 +25,11 @@ class ConversationStoreBase(StoreBase):
 
     Each history is stored as ``ChatHistory.to_json()`` (the npm wire format) under one key per
     session, and expires ``ttl`` seconds after its last save.
+
+    Loading text this store saved itself under the same key (the common turn: load, append,
+    save; the next request loads it again) skips parsing: the backend is read every time, and
+    when the text read equals the text last saved there, the tree saved is copied on write
+    instead (:class:`~aibind.core.kit._history_cache.HistoryCache`; see :attr:`cache_chars`).
 
     Args:
         ttl: seconds a history lives after its last save (default 1800, the npm default).
@@ -38,8 +45,27 @@ class ConversationStoreBase(StoreBase):
     * :meth:`_key`: the storage key of a session (default: the session id itself).
     """
 
+    CACHE_CHARS = 4_000_000
+    """Default of :attr:`cache_chars`: about 40 histories of 100 KB."""
+
     def __init__(self, *, ttl: float = 1800.0) -> None:
         self.ttl = check_ttl(ttl)
+        self._saved = HistoryCache(self.CACHE_CHARS)
+
+    @property
+    def cache_chars(self) -> int:
+        """Characters of saved history text kept to skip parsing it when it is loaded again
+        (default :data:`CACHE_CHARS`; the trees behind them take about as much memory again);
+        set ``0`` to keep none. Setting it evicts at once.
+
+        Raises:
+            TypeError, ValueError: (on setting) not an ``int`` >= 0.
+        """
+        return self._saved.limit
+
+    @cache_chars.setter
+    def cache_chars(self, limit: int) -> None:
+        self._saved.resize(limit)
 
     async def _get(self, key: str) -> str | bytes | None:
         raise NotImplementedError
@@ -70,12 +96,16 @@ class ConversationStoreBase(StoreBase):
         """
         check_id(session_id, "session_id")
         await self._ready()
-        raw = await self._call(self._get(self._key(session_id)))
+        key = self._key(session_id)
+        raw = await self._call(self._get(key))
         if raw is None:
             return ChatHistory()
         text = raw if type(raw) is str else as_text(raw, self._where(session_id))
         if not text:
             return ChatHistory()
+        share = self._saved.recall(key, text)
+        if share is not None:
+            return ChatHistory(tree=share.tree())
         try:
             return ChatHistory.from_json(text)
         except CorruptDataError as exc:
@@ -91,9 +121,14 @@ class ConversationStoreBase(StoreBase):
         """
         check_id(session_id, "session_id")
         check_chat(chat)
+        key = self._key(session_id)
         data = chat.to_json()
+        share = share_tree(chat.tree) if self._saved.limit >= len(data) else None
         await self._ready()
-        await self._call(self._set(self._key(session_id), data, self.ttl))
+        self._saved.forget(key)
+        await self._call(self._set(key, data, self.ttl))
+        if share is not None:
+            self._saved.remember(key, data, share)
 
     async def delete(self, session_id: str) -> None:
         """Remove the session's history; a no-op if it does not exist.
@@ -103,4 +138,6 @@ class ConversationStoreBase(StoreBase):
         """
         check_id(session_id, "session_id")
         await self._ready()
-        await self._call(self._delete(self._key(session_id)))
+        key = self._key(session_id)
+        self._saved.forget(key)
+        await self._call(self._delete(key))
