@@ -117,7 +117,7 @@ async def measure(
             setup = getattr(store, "setup", None)
             if setup is not None:
                 await setup()
-        base = await baselines.open_raw(backend)
+        base = await baselines.open_raw(backend, stores.streams)
         try:
             log(f"{backend.name}: appends")
             o, r = await _appends(stores.streams, base, sizes)
@@ -125,6 +125,7 @@ async def measure(
             raw.update(r)
             if isinstance(base, baselines.SqliteRaw):
                 raw["seq_aiosqlite"] = await base.aiosqlite_appends(sizes)
+                raw["seq_executor"] = await base.executor_appends(sizes)
             ours["conc"] = await workloads.concurrent(stores.streams, sizes)
             log(f"{backend.name}: replay")
             o, r = await _replays(stores.streams, base, sizes)
