@@ -349,6 +349,8 @@ class Notifier:
 
     def notify(self, stream_id: str) -> None:
         """Wake every follower of ``stream_id``. Safe to call from any thread or loop."""
+        if stream_id not in self._subs:  # one atomic lookup: the usual write nobody follows
+            return
         with self._lock:
             subs = list(self._subs.get(stream_id, ()))
         for sub in subs:

@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mappin
 from typing import ClassVar
 
 from aibind.core.errors import (
+    AibindError,
     StreamExistsError,
     StreamNotActiveError,
     StreamNotFoundError,
 )
 from aibind.core.follow import follow_pages
-from aibind.core.kit._lifecycle import StoreBase
+from aibind.core.kit._lifecycle import _OPEN, StoreBase
 from aibind.core.kit._sweep import Sweeper
 from aibind.core.notify import Notifier, Subscription
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
@@ -227,9 +228,16 @@ class StreamStoreBase(StoreBase):
         """
         check_id(stream_id)
         check_chunk(chunk)
-        await self._ready()
-        seq = await self._call(self._append(stream_id, [chunk]))
-        self._announce(stream_id, (StreamChunk(seq, chunk),))
+        if self._state != _OPEN:  # self._ready() and self._call(...) written out: this is
+            await self.open()  # the hottest call of a producer
+        try:
+            seq = await self._append(stream_id, [chunk])
+        except AibindError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        if _hints.get(self._notifier):  # this process has followers to hand the chunk to
+            self._announce(stream_id, (StreamChunk(seq, chunk),))
         self._written(stream_id)
         return seq
 
