@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from aibind.core.errors import StreamNotActiveError, StreamNotFoundError
-from aibind.core.kit import ClientOpener, Parser, StreamStoreBase, parse_float, parse_optional_float
+from aibind.core.kit import (
+    ClientOpener,
+    Parser,
+    StreamStoreBase,
+    chunk_run,
+    parse_float,
+    parse_optional_float,
+)
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
 from aibind.replaceme.client import REPLACEME_CLIENT, ReplacemeClient, StoredStream
 
@@ -97,7 +104,8 @@ class ReplacemeStreamStore(StreamStoreBase):
             return None, []
         status = StreamStatus(stream.state, len(stream.chunks), stream.error)
         data = stream.chunks[after : after + limit]
-        return status, [StreamChunk(after + i, text) for i, text in enumerate(data, 1)]
+        # A page made as it is taken (rows carrying their seq: chunks_from_rows(rows)).
+        return status, chunk_run(after + 1, data)
 
     async def _delete(self, stream_id: str) -> None:
         self.client.db().streams.pop(stream_id, None)

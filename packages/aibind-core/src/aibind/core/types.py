@@ -26,8 +26,9 @@ class StreamChunk(NamedTuple):
     ``seq, data = chunk`` unpacks it and chunks order by ``seq``.
 
     A named tuple rather than a dataclass because a replay builds one per chunk: a store
-    makes a page of them in one C-level pass (:func:`aibind.core.kit.chunks_from_rows`), in
-    half the time a slots dataclass takes (measured, issue #8).
+    makes them from its rows in C as the consumer takes them
+    (:class:`aibind.core.kit.ChunkPage`), in half the time a slots dataclass takes (measured,
+    issue #8).
 
     Attributes:
         seq: 1-based position of the chunk in its stream.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
-from itertools import islice
 from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
@@ -284,7 +283,7 @@ class PostgresStreamStore(StreamStoreBase):
             if not rows or rows[0][0] is not None:
                 return None, ()
         status = self._status_of(stream_id, rows[0][1])
-        chunks = chunks_from_rows(islice(rows, 1, None))
+        chunks: Sequence[StreamChunk] = chunks_from_rows(rows, 1)
         # Text comes back as str unless the connection decodes none (SQL_ASCII: bytes) or a
         # caller's client does something else. Our driver adapters decode a column of a result
         # with one loader (psycopg) or codec (asyncpg), so its first value tells its type.

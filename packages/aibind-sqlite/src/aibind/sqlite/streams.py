@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from itertools import islice
 from typing import Any, ClassVar
 
 from aibind.core.errors import (
@@ -177,7 +176,7 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
         except (TypeError, ValueError) as exc:
             raise CorruptDataError(f"stream {stream_id!r} has an unreadable status") from exc
         status = _status(stream_id, state, total_chunks, error)
-        return status, chunks_from_rows(islice(rows, 1, None))
+        return status, chunks_from_rows(rows, 1)
 
     async def _delete(self, stream_id: str) -> None:
         sql = self._sql

@@ -22,7 +22,8 @@ docs/contributing-a-backend.md):
 * **One URL syntax** — :class:`ClientOpener`, :func:`store_from_url`, :func:`open_pair`,
   :func:`split_url_options` and the ``parse_*`` option parsers.
 * **Values** — :func:`make_status`, :func:`as_text`, :func:`now_ms`, :func:`ttl_ms`, and
-  :func:`chunks_from_rows` (the hot loop of a replay).
+  :func:`chunks_from_rows` / :func:`chunk_run` (a read's page of chunks, :class:`ChunkPage`:
+  the hot loop of a replay).
 
 The pieces ``read_from`` is built from stay in their own modules: :mod:`aibind.core.follow`,
 :mod:`aibind.core.notify`, :mod:`aibind.core.validation`.
@@ -31,7 +32,7 @@ The pieces ``read_from`` is built from stay in their own modules: :mod:`aibind.c
 from __future__ import annotations
 
 from aibind.core.kit._cancel import keep_cancellation
-from aibind.core.kit._chunks import chunks_from_rows
+from aibind.core.kit._chunks import ChunkPage, chunk_run, chunks_from_rows
 from aibind.core.kit._coalesce import Coalescer, Outcome
 from aibind.core.kit._conversations import ConversationStoreBase
 from aibind.core.kit._errors import backend_error, describe, loaded_types
@@ -52,6 +53,7 @@ from aibind.core.kit._values import as_text, make_status, now_ms, ttl_ms
 
 __all__ = [
     "CONVERSATION_PREFIX",
+    "ChunkPage",
     "ClientOpener",
     "Coalescer",
     "ConversationStoreBase",
@@ -65,6 +67,7 @@ __all__ = [
     "Watch",
     "as_text",
     "backend_error",
+    "chunk_run",
     "chunks_from_rows",
     "describe",
     "keep_cancellation",

@@ -18,7 +18,7 @@ from aibind.core.kit import (
     Owned,
     Parser,
     StreamStoreBase,
-    chunks_from_rows,
+    chunk_run,
     parse_float,
 )
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
@@ -127,8 +127,7 @@ class MemoryStreamStore(StreamStoreBase):
         if stream is None:
             return None, []
         data = stream.chunks[after : after + limit]
-        seqs = range(after + 1, after + 1 + len(data))
-        return stream.status(), chunks_from_rows(zip(seqs, data, strict=True))
+        return stream.status(), chunk_run(after + 1, data)
 
     async def _delete(self, stream_id: str) -> None:
         self._streams.pop(stream_id, None)
