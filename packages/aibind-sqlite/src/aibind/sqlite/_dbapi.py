@@ -44,7 +44,10 @@ def _rows(conn: DbApiConnection, sql: str, args: Sequence[Any]) -> list[Any]:
     try:
         if cursor.description is None:
             return []
-        return list(cursor.fetchall() or ())  # libsql returns None for statements without rows
+        rows = cursor.fetchall()
+        if type(rows) is list:  # sqlite3: a new list already, not copied again
+            return rows
+        return list(rows or ())  # libsql returns None for statements without rows
     finally:
         cursor.close()
 
