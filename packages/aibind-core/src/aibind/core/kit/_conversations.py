@@ -45,8 +45,8 @@ class ConversationStoreBase(StoreBase):
     * :meth:`_key`: the storage key of a session (default: the session id itself).
     """
 
-    CACHE_CHARS = 4_000_000
-    """Default of :attr:`cache_chars`: about 40 histories of 100 KB."""
+    CACHE_CHARS = 1_000_000
+    """Default of :attr:`cache_chars`: ten histories of 100 KB, about 6 MB of memory."""
 
     def __init__(self, *, ttl: float = 1800.0) -> None:
         self.ttl = check_ttl(ttl)
@@ -55,8 +55,10 @@ class ConversationStoreBase(StoreBase):
     @property
     def cache_chars(self) -> int:
         """Characters of saved history text kept to skip parsing it when it is loaded again
-        (default :data:`CACHE_CHARS`; the trees behind them take about as much memory again);
-        set ``0`` to keep none. Setting it evicts at once.
+        (default :data:`CACHE_CHARS`); set ``0`` to keep none. Setting it evicts at once.
+        A history kept takes about six times its text in memory when nothing else holds its
+        tree (the text, each node's text, the nodes, copies of their messages): measured,
+        561 KiB for a 94,356-character history of 200 messages.
 
         Raises:
             TypeError, ValueError: (on setting) not an ``int`` >= 0.

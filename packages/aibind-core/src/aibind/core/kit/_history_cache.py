@@ -22,7 +22,8 @@ class HistoryCache:
 
     Args:
         limit: characters of text kept in all (``0`` keeps nothing); a text longer than this
-            is not kept. The trees behind the texts take about as much memory again.
+            is not kept. An entry takes about six times its text in memory (see
+            ``ConversationStoreBase.cache_chars``).
 
     Raises:
         TypeError, ValueError: ``limit`` is not an ``int`` >= 0.
