@@ -31,7 +31,7 @@ class StreamSql:
     finish: str  # state, error, expires_at, id
     status: str  # id -> (state, error, total_chunks)
     fetch: str  # id, id, after, limit -> status row, then chunk rows (see render)
-    markers: str  # json array of ids -> (id, state, total_chunks)
+    markers: str  # json array of ids -> (state, total_chunks) per id, in order; NULLs if absent
     delete_chunks: str  # id
     delete_status: str  # id
     cleanup_chunks: str  # now
@@ -79,8 +79,8 @@ class StreamSql:
                 "ORDER BY 1 LIMIT ?"
             ),
             markers=(
-                f"SELECT id, state, total_chunks FROM {s} "
-                "WHERE id IN (SELECT value FROM json_each(?))"
+                "SELECT s.state, s.total_chunks FROM json_each(?) AS j "
+                f"LEFT JOIN {s} AS s ON s.id = j.value ORDER BY j.key"
             ),
             delete_chunks=f"DELETE FROM {c} WHERE id = ?",
             delete_status=f"DELETE FROM {s} WHERE id = ?",

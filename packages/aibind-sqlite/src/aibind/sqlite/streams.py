@@ -26,7 +26,7 @@ from aibind.core.kit import (
 )
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
 from aibind.sqlite._notifiers import database_key, database_path, notifier_for
-from aibind.sqlite._protocol import column
+from aibind.sqlite._protocol import Row, column
 from aibind.sqlite._schema import DEFAULT_CHUNKS_TABLE, DEFAULT_STATUS_TABLE, stream_statements
 from aibind.sqlite._store import SqliteStore
 from aibind.sqlite._stream_sql import StreamSql
@@ -92,6 +92,7 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
         self._tables = (chunks_table, status_table)
         self._use_client(client)
         self._data_version: object = None
+        self._probed: tuple[list[str], str] = ([], "[]")  # ids last probed, and their JSON
         self._path = ""
 
     async def _open(self) -> None:
@@ -190,7 +191,7 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
     def _marker(self, status: StreamStatus) -> Hashable:
         return (status.state, status.total_chunks)
 
-    async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
+    async def _probe(self, stream_ids: list[str]) -> list[Hashable | None] | None:
         # Cheap first: data_version moves only when another connection commits to the file.
         try:
             rows = await self._client.execute("PRAGMA data_version")
@@ -199,12 +200,11 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
             version = None  # a client without it (D1): always read the markers
         if version is not None and version == self._data_version:
             return None
-        rows = await self._client.execute(self._sql.markers, (json.dumps(stream_ids),))
+        if stream_ids != self._probed[0]:  # the followed set rarely changes: its JSON is kept
+            self._probed = (list(stream_ids), json.dumps(stream_ids))
+        rows = await self._client.execute(self._sql.markers, (self._probed[1],))
         self._data_version = version
-        return {
-            str(column(r, 0, "id")): (column(r, 1, "state"), column(r, 2, "total_chunks"))
-            for r in rows
-        }
+        return _markers(rows)
 
     async def _expired(self) -> list[str]:
         now = now_ms()
@@ -219,6 +219,20 @@ class SqliteStreamStore(SqliteStore, StreamStoreBase):
         such a stream was abandoned, or finished long ago) with its chunks, in one transaction,
         as npm's ``cleanup()`` does. Returns how many streams were removed."""
         return await self._run_cleanup(self._expired())
+
+
+def _markers(rows: Sequence[Row]) -> list[Hashable | None]:
+    """A probe's rows as markers, one per followed stream in order: ``(state, total_chunks)``
+    (as :meth:`SqliteStreamStore._marker` makes them) or ``None`` for a stream not found (the
+    ``LEFT JOIN`` gave NULLs). Tuple rows (stdlib sqlite3) are taken as they are: the sweep
+    then compares them with what it keeps in one C-level list comparison."""
+    if rows and type(rows[0]) is tuple:
+        markers: list[Hashable | None] = list(rows)
+    else:  # mapping rows (D1, a row factory)
+        markers = [(column(r, 0, "state"), column(r, 1, "total_chunks")) for r in rows]
+    if (None, None) in markers:
+        markers = [None if marker == (None, None) else marker for marker in markers]
+    return markers
 
 
 def _pair(row: Mapping[str, Any]) -> tuple[Any, Any]:

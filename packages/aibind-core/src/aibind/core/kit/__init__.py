@@ -48,7 +48,7 @@ from aibind.core.kit._options import (
     split_url_options,
 )
 from aibind.core.kit._streams import StreamStoreBase
-from aibind.core.kit._sweep import Probe, Sweeper, Watch
+from aibind.core.kit._sweep import Markers, Probe, Sweeper, Watch
 from aibind.core.kit._values import as_text, make_status, now_ms, ttl_ms
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "ClientOpener",
     "Coalescer",
     "ConversationStoreBase",
+    "Markers",
     "Outcome",
     "Owned",
     "Parser",

@@ -11,7 +11,7 @@ public method, rule and error comes from here, so all backends behave alike.
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import ClassVar
 
 from aibind.core.errors import (
@@ -22,7 +22,7 @@ from aibind.core.errors import (
 )
 from aibind.core.follow import follow_pages
 from aibind.core.kit._lifecycle import _OPEN, StoreBase
-from aibind.core.kit._sweep import Sweeper
+from aibind.core.kit._sweep import Markers, Sweeper
 from aibind.core.notify import Notifier, Subscription
 from aibind.core.types import StreamChunk, StreamState, StreamStatus
 from aibind.core.validation import (
@@ -149,8 +149,9 @@ class StreamStoreBase(StoreBase):
         if it changed since its followers' last read."""
         return None
 
-    async def _probe(self, stream_ids: list[str]) -> Mapping[str, Hashable] | None:
-        """Version markers of ``stream_ids`` in one round trip (see :data:`Probe`)."""
+    async def _probe(self, stream_ids: list[str]) -> Markers:
+        """Version markers of ``stream_ids`` in one round trip, in any form of
+        :data:`~aibind.core.kit.Markers` (see :data:`~aibind.core.kit.Probe`)."""
         raise NotImplementedError
 
     def _watch_changes(self, poke: Callable[[], None]) -> Callable[[], None] | None:

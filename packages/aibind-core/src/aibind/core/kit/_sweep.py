@@ -44,10 +44,15 @@ notification on a SQLite file) and calls ``poke()`` on each, so the sweep runs a
 of at the next interval; it returns the function that stops watching, or ``None`` when it cannot
 watch (the interval alone then applies)."""
 
-Markers = Mapping[str, Hashable] | AsyncIterator[Sequence[Hashable | None]] | None
-"""What a :data:`Probe` reports for the ids it was given, in one of three forms:
+Markers = (
+    Mapping[str, Hashable] | list[Hashable | None] | AsyncIterator[Sequence[Hashable | None]] | None
+)
+"""What a :data:`Probe` reports for the ids it was given, in one of four forms:
 
 * a mapping ``id -> marker``; streams it does not find are left out;
+* a list: the marker of each id, in the order given (``None`` for a stream not found), which
+  the sweep compares with the markers it keeps in one C-level list comparison (SQLite: one
+  query that returns a row per id, in order);
 * ``None``: none of them changed since the previous probe (a backend with a cheap global
   change counter, like SQLite's ``data_version``);
 * an async iterator of slices: the markers of the first ``n1`` ids in order (``None`` for a
@@ -216,6 +221,10 @@ class Sweeper:
         found = await self._probe(ids)
         if found is None:
             self._compare(ids, None)
+        elif isinstance(found, list):
+            if len(found) != len(ids):
+                raise ValueError(f"the probe gave {len(found)} markers for {len(ids)} streams")
+            self._compare(ids, found)
         elif isinstance(found, Mapping):
             self._compare(ids, list(map(found.get, ids)))
         else:
