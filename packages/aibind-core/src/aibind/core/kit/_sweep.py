@@ -5,7 +5,8 @@ writes made by a process that notifies: the npm packages poll and never publish,
 write rows directly. So every store that can check streams in bulk runs ONE :class:`Sweeper`
 while it has followers: every ``poll_interval`` seconds it asks the backend for a version marker
 of every followed stream (Redis: the status values, pipelined ``MGET`` slices; PostgreSQL:
-``WHERE id = ANY($1)``; SQLite: ``PRAGMA data_version`` and, when it moved, one ``IN`` query)
+``WHERE id = ANY($1)``; SQLite: ``PRAGMA data_version`` and, when it moved, one query that
+returns a row per stream, in order)
 and wakes the followers of each stream whose marker changed. A thousand idle followers cost one
 query per interval, not a thousand.
 
