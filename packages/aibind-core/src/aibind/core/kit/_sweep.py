@@ -6,9 +6,8 @@ write rows directly. So every store that can check streams in bulk runs ONE :cla
 while it has followers: every ``poll_interval`` seconds it asks the backend for a version marker
 of every followed stream (Redis: the status values, pipelined ``MGET`` slices; PostgreSQL:
 ``WHERE id = ANY($1)``; SQLite: ``PRAGMA data_version`` and, when it moved, one query that
-returns a row per stream, in order)
-and wakes the followers of each stream whose marker changed. A thousand idle followers cost one
-query per interval, not a thousand.
+returns a row per stream, in order) and wakes the followers of each stream whose marker
+changed. A thousand idle followers cost one query per interval, not a thousand.
 
 The sweep's own cost stays small and bounded however many streams are followed: it keeps one
 marker per stream between sweeps (a dict updated in place), compares a slice of markers in one
