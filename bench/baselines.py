@@ -132,6 +132,26 @@ class PostgresRaw(Raw):
         await self.conn.close()
 
 
+def _append_tx(conn: sqlite3.Connection, stream: str, i: int) -> None:
+    """The raw SQLite append: chunk ``i`` of ``stream`` (a literal id, as a store's statement
+    would name its stream) and the count's update, in one ``BEGIN IMMEDIATE`` transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(f"INSERT INTO raw_c VALUES ('{stream}', ?, ?)", (i, f"token {i} "))
+    conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
+    conn.execute("COMMIT")
+
+
+async def _rate(run: Callable[[int], Awaitable[object]], sizes: Sizes) -> float:
+    """Appends/s of ``run(i)`` called ``sizes.sequential`` times, one after another, after
+    ``sizes.warmup`` untimed calls."""
+    for i in range(sizes.warmup):
+        await run(i)
+    start = time.perf_counter()
+    for i in range(sizes.sequential):
+        await run(sizes.warmup + i)
+    return sizes.sequential / (time.perf_counter() - start)
+
+
 Hop = Callable[[Callable[[], Any]], Awaitable[Any]]
 """Runs a blocking function on a worker thread and returns its result."""
 
@@ -166,19 +186,9 @@ class SqliteRaw(Raw):
         loop = asyncio.get_running_loop()
         conn = self.conn
         assert conn is not None
-
-        def tx(i: int) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO raw_c VALUES ('e', ?, ?)", (i, f"token {i} "))
-            conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
-            conn.execute("COMMIT")
-
-        for i in range(sizes.warmup):
-            await loop.run_in_executor(self.pool, tx, i)
-        start = time.perf_counter()
-        for i in range(sizes.sequential):
-            await loop.run_in_executor(self.pool, tx, sizes.warmup + i)
-        return sizes.sequential / (time.perf_counter() - start)
+        return await _rate(
+            lambda i: loop.run_in_executor(self.pool, _append_tx, conn, "e", i), sizes
+        )
 
     async def open(self) -> SqliteRaw:
         def connect() -> sqlite3.Connection:
@@ -199,13 +209,7 @@ class SqliteRaw(Raw):
         return self
 
     async def append(self, i: int) -> None:
-        def tx(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO raw_c VALUES ('t', ?, ?)", (i, f"token {i} "))
-            conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
-            conn.execute("COMMIT")
-
-        await self._run(tx)
+        await self._run(lambda conn: _append_tx(conn, "t", i))
 
     async def read(self, sid: str, after: int) -> list[Any]:
         sql = "SELECT seq, data FROM aibind_stream_chunks WHERE id = ? AND seq > ? ORDER BY seq"
@@ -233,20 +237,7 @@ class SqliteRaw(Raw):
 
         db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-
-            def tx(i: int) -> None:
-                conn = db._conn
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO raw_c VALUES ('u', ?, ?)", (i, f"token {i} "))
-                conn.execute("UPDATE raw_s SET total = ? WHERE id = 't'", (i,))
-                conn.execute("COMMIT")
-
-            for i in range(sizes.warmup):
-                await db._execute(tx, i)
-            start = time.perf_counter()
-            for i in range(sizes.sequential):
-                await db._execute(tx, sizes.warmup + i)
-            return sizes.sequential / (time.perf_counter() - start)
+            return await _rate(lambda i: db._execute(_append_tx, db._conn, "u", i), sizes)
         finally:
             await db.close()
 
