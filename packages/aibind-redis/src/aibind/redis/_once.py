@@ -38,7 +38,7 @@ import contextlib
 import inspect
 import math
 import sys
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aibind.core.kit import keep_cancellation
@@ -210,11 +210,8 @@ async def exchange_once(
         if not watched:
             return await client.parse_response(conn, command)
         reply = await conn.read_response(timeout=math.inf)
-        callback = (getattr(client, "response_callbacks", None) or {}).get(command)
-        if callback is None:
-            return reply
-        reply = callback(reply)
-        return await reply if inspect.isawaitable(reply) else reply
+        callback = _callbacks(client).get(command)
+        return reply if callback is None else await _applied(callback, reply)
     except BaseException as exc:
         if not isinstance(exc, driver_types("ResponseError")):
             # the reply may be unread or the socket broken: never hand this connection out
@@ -316,7 +313,7 @@ async def _read_replies(
 ) -> None:
     """Read one reply per command into ``outcomes``; ``timeout=math.inf``: no timeout of
     redis-py's own around each (the caller keeps one deadline for them all)."""
-    callbacks = getattr(client, "response_callbacks", None) or {}
+    callbacks = _callbacks(client)
     for command in commands:
         try:
             reply = await conn.read_response(timeout=math.inf)
@@ -325,8 +322,20 @@ async def _read_replies(
             continue
         callback = callbacks.get(command)
         if callback is not None:
-            reply = callback(reply)
+            reply = await _applied(callback, reply)
         outcomes.append((reply, None))
+
+
+def _callbacks(client: Any) -> Mapping[str, Callable[..., Any]]:
+    """``client``'s response callbacks by command name (none for a client without them)."""
+    return getattr(client, "response_callbacks", None) or {}
+
+
+async def _applied(callback: Callable[..., Any], reply: Any) -> Any:
+    """``reply`` through a response callback, as redis-py's ``parse_response`` applies one
+    (awaiting what it returns when that is awaitable)."""
+    parsed = callback(reply)
+    return await parsed if inspect.isawaitable(parsed) else parsed
 
 
 def pack_commands(conn: Any, commands: Sequence[Sequence[Any]]) -> bytes:
