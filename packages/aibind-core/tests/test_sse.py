@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from sse_oracle import SSEDecoder, SSEMessage, parse_sse
 
 from aibind.core.errors import StreamExpiredError
+from aibind.core.memory import MemoryStreamStore
 from aibind.core.sse import (
     SSE_HEADERS,
     decode_chunk,
@@ -23,6 +25,7 @@ from aibind.core.sse import (
     format_stream_id,
     format_text,
     iter_sse,
+    iter_sse_pages,
     parse_last_event_id,
 )
 from aibind.core.types import StreamChunk, StreamStatus
@@ -368,3 +371,66 @@ async def test_iter_sse_event_ids_read_failure_end_has_no_id() -> None:
         await collect(iter_sse(source, status_of(StreamStatus("done", 2)), event_ids=True))
     )
     assert out.endswith("event: error\ndata: Stream read failed\n\nevent: done\ndata: \n\n")
+
+
+# ---- iter_sse_pages -------------------------------------------------------------------------
+
+
+async def _stored(store: MemoryStreamStore, data: list[str], end: str = "complete") -> str:
+    await store.create("s1")
+    await store.append_many("s1", data)
+    await getattr(store, end)("s1")
+    return "s1"
+
+
+@pytest.mark.parametrize("event_ids", [False, True])
+async def test_iter_sse_pages_same_bytes_as_iter_sse(event_ids: bool) -> None:
+    store = MemoryStreamStore()
+    data = [
+        encode_chunk(f"token {i}\nline") if i % 7 else encode_chunk("x", "ev") for i in range(2500)
+    ]
+    await _stored(store, data, "stop")
+    status = status_of(await store.get_status("s1"))
+    for after in (0, 1200, 2500):
+        chunked = await collect(iter_sse(store.read_from("s1", after), status, event_ids=event_ids))
+        paged = await collect(
+            iter_sse_pages(store.read_pages("s1", after), status, event_ids=event_ids)
+        )
+        assert "".join(paged) == "".join(chunked)
+        assert len(chunked) == 2500 - after + 1
+        assert len(paged) <= 3  # a few pages and the end, not one text per chunk
+    await store.aclose()
+
+
+async def test_iter_sse_pages_sends_the_page_before_a_bad_chunk() -> None:
+    store = MemoryStreamStore()
+    data = [encode_chunk("a"), encode_chunk("b"), "bad\nname\x01x", encode_chunk("c")]
+    await _stored(store, data)
+    status = status_of(await store.get_status("s1"))
+    expected = "".join(await collect(iter_sse(store.read_from("s1"), status)))
+    paged = await collect(iter_sse_pages(store.read_pages("s1"), status, stream_id="s1"))
+    assert paged == [
+        "event: stream-id\nid: s1\ndata: s1\n\n",
+        "id: 1\ndata: a\n\nid: 2\ndata: b\n\n",
+        "event: error\ndata: Stream read failed\n\nevent: done\ndata: \n\n",
+    ]
+    assert "".join(paged[1:]) == expected
+    await store.aclose()
+
+
+async def test_iter_sse_pages_closing_early_releases_the_follower() -> None:
+    store = MemoryStreamStore()
+    await store.create("s1")
+    await store.append("s1", encode_chunk("a"))
+    it = iter_sse_pages(store.read_pages("s1"), status_of(None))
+    assert await anext(it) == "id: 1\ndata: a\n\n"
+    waiting = asyncio.ensure_future(anext(it))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # following the active stream
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await it.aclose()  # type: ignore[attr-defined]
+    assert not store._following  # the follower and its subscription are gone
+    assert not store._subscriptions
+    await store.aclose()

@@ -31,6 +31,7 @@ from aibind.conformance.streams_concurrency import StreamConcurrencyTests
 from aibind.conformance.streams_follow import StreamFollowTests
 from aibind.conformance.streams_lifecycle import StreamLifecycleTests
 from aibind.conformance.streams_model import StreamModelTests
+from aibind.conformance.streams_pages import StreamPagesTests
 
 __version__ = _distribution_version("aibind-conformance")
 """The installed distribution's version (from its metadata: the one source is pyproject.toml)."""
@@ -56,6 +57,7 @@ __all__ = [
 class StreamStoreConformance(
     StreamLifecycleTests,
     StreamFollowTests,
+    StreamPagesTests,
     StreamConcurrencyTests,
     StreamCapabilityTests,
     StreamStoreLifecycleTests,

@@ -42,6 +42,7 @@ __all__ = [
     "StreamBuilder",
     "StreamStoreFactory",
     "StreamStoreFixtures",
+    "abandon_waiting",
     "collect",
     "conversation_factory",
     "new_id",
@@ -192,6 +193,20 @@ async def within(awaitable: Awaitable[T], seconds: float = WAIT) -> T:
         await asyncio.wait({task})
         pytest.fail(f"timed out after {seconds} s (a follower or call hung)")
     return task.result()
+
+
+async def abandon_waiting(reader: AsyncIterator[Any]) -> Any:
+    """Take the first item of ``reader`` (a ``read_from`` / ``read_pages`` iterator), cancel
+    the wait for the next one while it follows, then close it, as a client that goes away
+    mid-follow does; returns the first item."""
+    first = await within(anext(reader))
+    waiting = asyncio.ensure_future(anext(reader))
+    await asyncio.sleep(0.02)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await within(reader.aclose())  # type: ignore[attr-defined]
+    return first
 
 
 async def collect(chunks: AsyncIterator[StreamChunk], seconds: float = WAIT) -> list[StreamChunk]:

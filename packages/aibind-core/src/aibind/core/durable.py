@@ -45,7 +45,7 @@ from typing import ClassVar
 
 from aibind.core.errors import StreamNotActiveError
 from aibind.core.protocols import StreamStore
-from aibind.core.sse import SSE_HEADERS, encode_chunk, iter_sse
+from aibind.core.sse import SSE_HEADERS, encode_chunk, iter_sse, iter_sse_pages
 from aibind.core.types import StreamState, StreamStatus
 from aibind.core.validation import check_after_seq, check_id
 
@@ -213,7 +213,12 @@ class DurableStream:
 
     @staticmethod
     def resume(
-        store: StreamStore, stream_id: str, after_seq: int = 0, *, event_ids: bool = False
+        store: StreamStore,
+        stream_id: str,
+        after_seq: int = 0,
+        *,
+        event_ids: bool = False,
+        batched: bool = False,
     ) -> AsyncIterator[str]:
         """The SSE text a reconnecting client gets: every chunk after ``after_seq`` (live ones
         included, as they land), then the end events. No stream-id message.
@@ -233,15 +238,25 @@ class DurableStream:
             event_ids: send the browser variant (named events and the final ``done`` carry
                 ids too, see :mod:`aibind.core.sse`), so a browser ``EventSource``'s
                 ``Last-Event-ID`` says exactly what it has. ``False`` (default) is npm's bytes.
+            batched: one text per page the store reads (``store.read_pages``, see
+                :func:`aibind.core.sse.iter_sse_pages`) instead of one per message: the same
+                bytes in far fewer writes when a long stream is replayed.
 
         Returns:
-            an async iterator of SSE message texts.
+            an async iterator of SSE texts: one message each, or with ``batched`` the
+            messages of one page each.
 
         Raises:
             TypeError / ValueError: a malformed ``stream_id`` or ``after_seq``.
         """
         check_id(stream_id)
         check_after_seq(after_seq)
+        if batched:
+            return iter_sse_pages(
+                store.read_pages(stream_id, after_seq),
+                lambda: store.get_status(stream_id),
+                event_ids=event_ids,
+            )
         return iter_sse(
             store.read_from(stream_id, after_seq),
             lambda: store.get_status(stream_id),

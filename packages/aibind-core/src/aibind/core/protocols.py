@@ -95,6 +95,15 @@ class StreamStore(Closeable, Protocol):
         """
         ...
 
+    def read_pages(
+        self, stream_id: str, after_seq: int = 0
+    ) -> AsyncIterator[Sequence[StreamChunk]]:
+        """The chunks :meth:`read_from` yields, a page at a time: each item a non-empty
+        sequence of consecutive chunks (those one read of the backend or one wake-up found),
+        in order, each chunk exactly once. Same rules and errors as :meth:`read_from`; for
+        consumers that handle chunks in bulk (an SSE replay written one page per send)."""
+        ...
+
     async def get_status(self, stream_id: str) -> StreamStatus | None:
         """Return the stream's state and chunk count, or ``None`` if it does not exist."""
         ...

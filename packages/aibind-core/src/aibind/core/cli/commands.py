@@ -10,7 +10,7 @@ import json
 import sys
 
 from aibind.core.registry import load_schema, open_stores
-from aibind.core.sse import decode_chunk, iter_sse
+from aibind.core.sse import decode_chunk, iter_sse_pages
 
 __all__ = ["cleanup", "schema", "setup", "status", "tail"]
 
@@ -73,17 +73,18 @@ async def tail(args: argparse.Namespace) -> int:
     async with open_stores(args.url) as stores:
         store = stores.streams
         if args.sse:
-            sse = iter_sse(
-                store.read_from(args.stream_id, args.after),
+            sse = iter_sse_pages(  # one write per page a read found, not one per chunk
+                store.read_pages(args.stream_id, args.after),
                 lambda: store.get_status(args.stream_id),
             )
-            async for message in sse:
-                sys.stdout.write(message)
+            async for text in sse:
+                sys.stdout.write(text)
                 sys.stdout.flush()
         else:
-            async for chunk in store.read_from(args.stream_id, args.after):
-                event, data = decode_chunk(chunk.data)
-                sys.stdout.write(data if not event else f"\n[{event}] {data}\n")
+            async for page in store.read_pages(args.stream_id, args.after):
+                for chunk in page:
+                    event, data = decode_chunk(chunk.data)
+                    sys.stdout.write(data if not event else f"\n[{event}] {data}\n")
                 sys.stdout.flush()
             sys.stdout.write("\n")
         final = await store.get_status(args.stream_id)

@@ -11,7 +11,7 @@ public method, rule and error comes from here, so all backends behave alike.
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import ClassVar
 
 from aibind.core.errors import (
@@ -324,6 +324,33 @@ class StreamStoreBase(StoreBase):
         already stored (in pages of :attr:`page_size`), then new ones as they are appended;
         return once the stream is terminal and drained.
 
+        The chunks of :meth:`read_pages`, one at a time (closing this iterator closes that
+        one); see it for the rules and errors.
+        """
+        pages = self.read_pages(stream_id, after_seq)
+        try:
+            async for page in pages:
+                for chunk in page:
+                    yield chunk
+        finally:
+            await pages.aclose()
+
+    async def read_pages(
+        self, stream_id: str, after_seq: int = 0
+    ) -> AsyncGenerator[Sequence[StreamChunk], None]:
+        """Yield every chunk with ``seq > after_seq`` as :meth:`read_from` does, but a page at
+        a time: each item is a non-empty sequence of consecutive chunks (the new ones of one
+        read of the backend, or of one wake-up), in order, each chunk exactly once. A replay
+        comes in a few large pages (the first of :attr:`page_size` chunks, the next ones
+        grown to about :data:`PAGE_BYTES` characters of text), a live stream in pages of the
+        chunks that landed since the last read.
+
+        For a consumer that handles chunks in bulk (the SSE replay of
+        :func:`aibind.core.sse.iter_sse_pages` writes one text per page): it skips the
+        per-chunk step of an async iterator, which costs more than making the chunk (issue
+        #8). A page is an immutable sequence (its chunks may be made as it is iterated); it
+        stays valid after the next page is taken.
+
         The follower subscribes to push wake-ups only once a read has found the stream still
         active, and reads again at once after subscribing, so nothing appended meanwhile is
         missed and a replay of a finished stream never subscribes; the store's sweep wakes it
@@ -408,8 +435,7 @@ class StreamStoreBase(StoreBase):
                 retry_window=self.read_retry_window,
                 hints=hints,
             ):
-                for chunk in page:
-                    yield chunk
+                yield page
         finally:
             others = [b for b in table.get(stream_id, ()) if b is not announced]
             if others:
