@@ -324,7 +324,9 @@ class Endpoints:
         browser = event_source or last_event_id is not None
         if not browser:
             return sse_response(
-                self._follow(stream_id, DurableStream.resume(store, stream_id, after_seq)),
+                self._follow(
+                    stream_id, DurableStream.resume(store, stream_id, after_seq, batched=True)
+                ),
                 stream_id,
             )
         after_seq = max(after_seq, parse_last_event_id(last_event_id))
@@ -333,7 +335,7 @@ class Endpoints:
             raise RequestError(404, "stream not found")
         if status.is_terminal and after_seq > status.total_chunks:
             return Response(status_code=204, headers={"Cache-Control": "no-cache"})
-        body = DurableStream.resume(store, stream_id, after_seq, event_ids=True)
+        body = DurableStream.resume(store, stream_id, after_seq, event_ids=True, batched=True)
         return sse_response(self._follow(stream_id, self._with_retry(body)), stream_id)
 
     async def _with_retry(self, body: AsyncIterator[str]) -> AsyncIterator[str]:
