@@ -284,3 +284,37 @@ async def test_streams_not_read_yet_are_compared_with_their_first_read() -> None
     await sweeper.aclose()
     for sub in subs.values():
         await sub.close()
+
+
+async def test_a_slow_sweep_rests_as_long_before_the_next_poke_is_swept() -> None:
+    """A probe that takes a while (many followed streams) is not run back to back however
+    often a watcher pokes: pokes during the rest after it are coalesced into one sweep that
+    starts no sooner than the probe's duration after it ended. Bounds only (no timing race):
+    the rest is a sleep, which never ends early."""
+    notifier = Notifier()
+    pokes: list[Callable[[], None]] = []
+    spans: list[tuple[float, float]] = []
+    loop = asyncio.get_running_loop()
+
+    async def slow_probe(ids: list[str]) -> Mapping[str, Hashable]:
+        start = loop.time()
+        await asyncio.sleep(0.05)
+        spans.append((start, loop.time()))
+        return {"a": len(spans)}
+
+    def watch(poke: Callable[[], None]) -> Callable[[], None] | None:
+        pokes.append(poke)
+        return None
+
+    sweeper = Sweeper(notifier, slow_probe, lambda: ["a"], 60.0, watch)
+    sweeper.ensure_running()
+    await asyncio.sleep(0.01)
+    for _ in range(40):  # a watcher poking every 5 ms for 0.2 s
+        pokes[0]()
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.2)
+    await sweeper.aclose()
+    assert len(spans) >= 2
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start - end >= 0.045  # rested about as long as the 50 ms probe took
+    assert len(spans) <= 4  # 0.2 s of pokes: sweeps at most every ~0.1 s, not back to back

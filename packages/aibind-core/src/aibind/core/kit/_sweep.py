@@ -92,6 +92,16 @@ _UNREAD_KEPT = 1000
 drops those no longer followed (followers that ended before reading)."""
 
 
+_REST_FROM = 0.0002
+"""Seconds a sweep must take for the sweep to rest as long again before the next one. A probe
+costs O(followed streams) (SQLite's reads a row per stream: about 0.6 ms for 1,000), and a
+change watcher pokes on every write of another process, so without a rest a sweep could run
+back to back and take a core; resting as long as it took keeps sweeps to half the time at
+most, and delays a wake-up by at most one sweep's duration. The interval is unaffected (the
+rest is counted in the pause). Shorter sweeps do not rest (the timer would cost more than it
+saves)."""
+
+
 class _Known(dict[str, object]):
     """Marker per followed stream from the last sweep (or :meth:`Sweeper.saw`); a stream not in
     it reads as unseen."""
@@ -123,7 +133,8 @@ class Sweeper:
     stops it for good. A stream seen for the first time without ``seen`` is woken once (its
     follower may have read just before a silent write). A failing probe is logged and retried
     next interval; followers meet the error in their own reads. Pokes while a probe runs are
-    coalesced into one more probe right after it.
+    coalesced into one more probe right after it; after a sweep that took a while (see
+    :data:`_REST_FROM`) a poke is swept no sooner than as long after it.
     """
 
     def __init__(
@@ -168,14 +179,22 @@ class Sweeper:
         if self._unread:
             self._unread.pop(stream_id, None)
 
-    async def _pause(self) -> None:
+    async def _pause(self, rest: float) -> None:
+        """Wait for a poke or the interval; a poke within ``rest`` seconds (the last sweep's
+        duration, see :data:`_REST_FROM`) is swept only once they have passed."""
         poked = self._poked
         assert poked is not None
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         if not poked.is_set():
             try:
                 await asyncio.wait_for(poked.wait(), self.interval)
             except asyncio.TimeoutError:
                 pass
+        if rest:
+            left = start + rest - loop.time()
+            if left > 0:
+                await asyncio.sleep(left)
         poked.clear()
 
     def ensure_running(self) -> None:
@@ -184,6 +203,7 @@ class Sweeper:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="aibind-sweeper")
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         self._poked = asyncio.Event()
         stop: Callable[[], None] | None = None
         if self._watch is not None:
@@ -196,13 +216,15 @@ class Sweeper:
             # awaiting asyncio.wait_for on Python < 3.12, e.g. redis-py 8's socket timeout,
             # return the result when it lands together with the cancel), so the loop also
             # ends on the closed flag instead of sweeping on forever.
+            rest = 0.0
             while not self._closed:
-                await self._pause()
+                await self._pause(rest)
                 ids = list(self._streams())
                 if not ids:
                     self._known.clear()
                     self._unread.clear()
                     return
+                started = loop.time()
                 try:
                     await self._sweep(ids)
                 except Exception as exc:
@@ -210,6 +232,8 @@ class Sweeper:
                     continue
                 self.sweeps += 1
                 self._forget(ids)
+                took = loop.time() - started
+                rest = took if took >= _REST_FROM else 0.0
         finally:
             self._poked = None
             if stop is not None:
