@@ -46,12 +46,16 @@ class Raw:
         raise NotImplementedError
 
     def reader(self, sid: str, after: int, expect: int) -> Callable[[], Awaitable[None]]:
-        """One read of the stream's rows after ``after`` (checks it returns ``expect``)."""
+        """One read of the stream's rows after ``after``, each row then taken in a loop, as
+        our side's consumer takes each chunk (checks it returns ``expect``)."""
 
         async def read() -> None:
             rows = await self.read(sid, after)
-            if len(rows) != expect:
-                raise AssertionError(f"raw read {len(rows)} rows, expected {expect}")
+            count = 0
+            for _ in rows:  # taken one by one, as our side's consumer takes its chunks
+                count += 1
+            if count != expect:
+                raise AssertionError(f"raw read {count} rows, expected {expect}")
 
         return read
 

@@ -54,14 +54,15 @@ async def _replays(
         ("replay_tail", sid, sizes.replay_from, len(tokens) - sizes.replay_from),
         ("big", big_sid, 0, len(big)),
     ):
-        found = await compare.reads(
-            workloads.reader(store, stream, after, expect),
-            base.reader(stream, after, expect) if base is not None else None,
-            sizes.replay_repeats,
-        )
-        ours[key] = found["ours"]
-        if "raw" in found:
-            raw[key] = found["raw"]
+        for suffix, reader in (("", workloads.reader), ("_pages", workloads.page_reader)):
+            found = await compare.reads(
+                reader(store, stream, after, expect),
+                base.reader(stream, after, expect) if base is not None else None,
+                sizes.replay_repeats,
+            )
+            ours[key + suffix] = found["ours"]
+            if "raw" in found:
+                raw[key + suffix] = found["raw"]
     delete = getattr(store, "delete", None)
     if delete is not None:
         for stream in (sid, big_sid):

@@ -111,6 +111,7 @@ def _times(ax: Any, name: str, res: dict[str, Any]) -> None:
     ours, raw, ref = res["ours"], res.get("raw") or {}, NPM.get(name, {})
     keys = [
         ("replay0", "replay 10k"),
+        ("replay0_pages", "pages 10k"),
         ("replay_tail", "last 1k"),
         ("big", "500x64KB"),
         ("conv", "conv"),

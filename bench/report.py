@@ -109,6 +109,9 @@ def rows_of(name: str, result: dict[str, Any]) -> list[Row]:
         ("replay0", "replay 10k from 0 (median)", 2.0, "replay0"),
         ("replay_tail", "replay 10k from 9,000 (median)", 2.0, None),
         ("big", "replay 500 x 64 KB (median)", 1.5, None),
+        ("replay0_pages", "read_pages 10k from 0 (median)", 2.0, None),
+        ("replay_tail_pages", "read_pages 10k from 9,000 (median)", 2.0, None),
+        ("big_pages", "read_pages 500 x 64 KB (median)", 1.5, None),
     ):
         if key not in ours:
             continue

@@ -59,6 +59,23 @@ def reader(store: StreamStore, sid: str, after: int, expect: int) -> Callable[[]
     return read
 
 
+def page_reader(
+    store: StreamStore, sid: str, after: int, expect: int
+) -> Callable[[], Awaitable[None]]:
+    """The same read through ``read_pages``: each page's chunks taken one by one, as a
+    consumer that writes a page at a time (the SSE replay) takes them."""
+
+    async def read() -> None:
+        count = 0
+        async for page in store.read_pages(sid, after):
+            for _ in page:
+                count += 1
+        if count != expect:
+            raise AssertionError(f"replay read {count} chunks, expected {expect}")
+
+    return read
+
+
 def token_chunks(n: int) -> list[str]:
     """``n`` token-sized chunks (``"token 17 "``), as an LLM stream holds them."""
     return [f"token {i} " for i in range(n)]
