@@ -233,7 +233,8 @@ class Sweeper:
                 self.sweeps += 1
                 self._forget(ids)
                 took = loop.time() - started
-                rest = took if took >= _REST_FROM else 0.0
+                # at most the interval, so a sweep slower than that never delays the next
+                rest = min(took, self.interval) if took >= _REST_FROM else 0.0
         finally:
             self._poked = None
             if stop is not None:
