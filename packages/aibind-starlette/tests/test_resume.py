@@ -5,6 +5,8 @@ following over a real uvicorn server (SSE parsed with httpx-sse)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +16,8 @@ from support import DONE, Model, asgi_client, uvicorn_server
 
 from aibind.core.durable import SourceItem
 from aibind.core.memory import MemoryStreamStore
+from aibind.core.sse import format_retry, iter_sse
+from aibind.core.types import StreamStatus
 from aibind.starlette import StreamHandler
 
 pytestmark = pytest.mark.timeout(20)
@@ -256,3 +260,73 @@ async def test_client_disconnect_never_stops_the_generation_over_uvicorn() -> No
     assert status is not None
     assert (status.state, status.total_chunks) == ("done", 3)
     assert model.closed == 1
+
+
+async def _resume_body_parts(
+    handler: StreamHandler, query: str, headers: list[tuple[bytes, bytes]]
+) -> list[bytes]:
+    """Call the app as an ASGI server would and return the body of each
+    ``http.response.body`` message it sends, so a test can count the writes."""
+    served = Starlette(routes=[handler.mount])
+    parts: list[bytes] = []
+    scope: MutableMapping[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/__aibind__/stream/resume",
+        "raw_path": b"/__aibind__/stream/resume",
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"test"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
+    request_sent = False
+
+    async def receive() -> MutableMapping[str, Any]:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            assert isinstance(body, bytes)
+            if body:
+                parts.append(body)
+
+    async with handler.lifespan(served):
+        await asyncio.wait_for(served(scope, receive, send), 10)
+    return parts
+
+
+@pytest.mark.parametrize("browser", [False, True])
+async def test_a_long_replay_is_written_a_page_at_a_time(browser: bool) -> None:
+    """A 3,000-chunk replay reaches the server in a few body writes (one per read of the
+    store), not one per chunk, with the same bytes as the per-message SSE."""
+    store = MemoryStreamStore()
+    await store.create("long")
+    await store.append_many("long", [f"\x01token {i} " for i in range(3000)])
+    await store.complete("long")
+    handler = StreamHandler(model=Model(ITEMS), store=store, retry_interval=0.25)
+    headers = [(b"accept", b"text/event-stream")] if browser else []
+    parts = await _resume_body_parts(handler, "id=long&after=0", headers)
+    status = await store.get_status("long")
+    messages = iter_sse(store.read_from("long"), lambda: _const(status), event_ids=browser)
+    expected = "".join([m async for m in messages])
+    assert expected.count("\n\n") == 3001  # 3,000 chunks and the end
+    retry = format_retry(0.25) if browser else ""
+    assert b"".join(parts).decode() == retry + expected
+    assert len(parts) <= 5, f"{len(parts)} body writes for a 3,000-chunk replay"
+    await store.aclose()
+
+
+async def _const(status: StreamStatus | None) -> StreamStatus | None:
+    return status
