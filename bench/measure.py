@@ -13,6 +13,7 @@ import compare
 import workloads
 from common import Backend, Sizes, chat_of
 from delivery import delivery, scale
+from http_resume import http_resume
 
 from aibind.core import open_stores
 from aibind.core.protocols import ConversationStore, StreamStore
@@ -144,6 +145,9 @@ async def measure(
         finally:
             if base is not None:
                 await base.close()
+    if backend.name == "memory":
+        log("memory: resume over HTTP (aibind-starlette on uvicorn)")
+        ours["http_resume"] = await http_resume(sizes)
     log(f"{backend.name}: delivery")
     ours["delivery"] = await delivery(backend, sizes.follow_chunks, sizes.follow_every)
     streams = sizes.scale_streams.get(backend.name)

@@ -130,6 +130,13 @@ def rows_of(name: str, result: dict[str, Any]) -> list[Row]:
             cold.raw = raw[key]["cold"]
             cold.ratio = f"{cold.ours / cold.raw:.2f}x"
         rows.append(cold)
+    resume = ours.get("http_resume")
+    if resume is not None:  # the raw column: the same bytes, one write per message
+        label = f"HTTP resume {result['replay_chunks']:,} (vs a write a message)"
+        row = Row(name, f"{label} (median)", "ms", resume["pages"]["median"])
+        row.raw = resume["messages"]["median"]
+        row.ratio = f"{row.ours / row.raw:.2f}x"
+        rows.append(row)
     conv = Row(name, "conversation save+load p50", "ms", ours["conv"]["p50"])
     if "conv" in raw:
         conv.raw = raw["conv"]["p50"]
