@@ -648,3 +648,13 @@ def test_lifespan_end_records_stopped_before_the_store_closes() -> None:
     asyncio.run(app())
     assert received == ["id: 1\ndata: half\n\nevent: stopped\ndata: \n\n" + DONE]
     assert recorded == [StreamStatus("stopped", 1)]
+
+
+async def test_sse_batched_sends_the_same_bytes_a_page_a_text(store: MemoryStreamStore) -> None:
+    durable = await DurableStream.start(store, items("a", "b\nc", "d"), stream_id="bt")
+    await durable.wait()
+    per_message = [m async for m in durable.sse()]
+    batched = [t async for t in durable.sse(batched=True)]
+    assert "".join(batched) == "".join(per_message)
+    assert len(per_message) == 5  # stream id, three chunks, done
+    assert len(batched) == 3  # stream id, one page of the three chunks, done

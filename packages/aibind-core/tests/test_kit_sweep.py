@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from itertools import pairwise
 
 from aibind.core.kit import Sweeper
 from aibind.core.notify import Notifier
@@ -315,6 +316,6 @@ async def test_a_slow_sweep_rests_as_long_before_the_next_poke_is_swept() -> Non
     await asyncio.sleep(0.2)
     await sweeper.aclose()
     assert len(spans) >= 2
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in pairwise(spans):
         assert start - end >= 0.045  # rested about as long as the 50 ms probe took
     assert len(spans) <= 4  # 0.2 s of pokes: sweeps at most every ~0.1 s, not back to back

@@ -263,21 +263,29 @@ class DurableStream:
             event_ids=event_ids,
         )
 
-    def sse(self) -> AsyncIterator[str]:
+    def sse(self, *, batched: bool = False) -> AsyncIterator[str]:
         """The SSE text of the whole stream for a new reader: the stream-id message, every
         chunk from the first (live ones as they land), then the end events.
 
         Each call (and each ``async for ... in durable``) is an independent reader that
         starts from the beginning; a reader never slows the producer down.
 
+        Args:
+            batched: one text per page the store reads (the chunks that landed since the
+                reader's last read; see :func:`aibind.core.sse.iter_sse_pages`) instead of
+                one per message: the same bytes in fewer writes when the model outpaces the
+                client.
+
         Returns:
-            an async iterator of SSE message texts (see :func:`aibind.core.sse.iter_sse`).
+            an async iterator of SSE texts (see :func:`aibind.core.sse.iter_sse`): one
+            message each, or with ``batched`` the messages of one page each.
         """
-        return iter_sse(
-            self.store.read_from(self.id, 0),
-            lambda: self.store.get_status(self.id),
-            stream_id=self.id,
-        )
+        store, stream_id = self.store, self.id
+        if batched:
+            pages = store.read_pages(stream_id, 0)
+            return iter_sse_pages(pages, lambda: store.get_status(stream_id), stream_id=stream_id)
+        chunks = store.read_from(stream_id, 0)
+        return iter_sse(chunks, lambda: store.get_status(stream_id), stream_id=stream_id)
 
     def __aiter__(self) -> AsyncIterator[str]:
         """Same as :meth:`sse`, so the stream itself can be a streaming response body."""

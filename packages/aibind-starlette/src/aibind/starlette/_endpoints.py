@@ -127,7 +127,7 @@ class Endpoints:
             return sse_response(ephemeral_sse(source, self._ephemeral_end(turn)))
         store = await self._slot.streams()
         durable = await self._generations.start(store, source, new_stream_id(owner), turn)
-        return sse_response(durable.sse(), durable.id)
+        return sse_response(durable.sse(batched=True), durable.id)
 
     def _ephemeral_end(self, turn: Turn | None) -> Callable[[str, str], None]:
         def on_end(outcome: str, text: str) -> None:
