@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from typing import ClassVar
 
 from aibind.core.errors import StreamNotActiveError
@@ -251,17 +251,7 @@ class DurableStream:
         """
         check_id(stream_id)
         check_after_seq(after_seq)
-        if batched:
-            return iter_sse_pages(
-                store.read_pages(stream_id, after_seq),
-                lambda: store.get_status(stream_id),
-                event_ids=event_ids,
-            )
-        return iter_sse(
-            store.read_from(stream_id, after_seq),
-            lambda: store.get_status(stream_id),
-            event_ids=event_ids,
-        )
+        return _sse_of(store, stream_id, after_seq, new=False, event_ids=event_ids, batched=batched)
 
     def sse(self, *, batched: bool = False) -> AsyncIterator[str]:
         """The SSE text of the whole stream for a new reader: the stream-id message, every
@@ -280,12 +270,7 @@ class DurableStream:
             an async iterator of SSE texts (see :func:`aibind.core.sse.iter_sse`): one
             message each, or with ``batched`` the messages of one page each.
         """
-        store, stream_id = self.store, self.id
-        if batched:
-            pages = store.read_pages(stream_id, 0)
-            return iter_sse_pages(pages, lambda: store.get_status(stream_id), stream_id=stream_id)
-        chunks = store.read_from(stream_id, 0)
-        return iter_sse(chunks, lambda: store.get_status(stream_id), stream_id=stream_id)
+        return _sse_of(self.store, self.id, 0, new=True, event_ids=False, batched=batched)
 
     def __aiter__(self) -> AsyncIterator[str]:
         """Same as :meth:`sse`, so the stream itself can be a streaming response body."""
@@ -423,3 +408,27 @@ def _task_done(task: asyncio.Task[StreamStatus]) -> None:
     exc = task.exception()  # marks it retrieved: never "exception was never retrieved"
     if exc is not None:
         logger.error("%s ended with an unrecorded store error", task.get_name(), exc_info=exc)
+
+
+def _sse_of(
+    store: StreamStore,
+    stream_id: str,
+    after_seq: int,
+    *,
+    new: bool,
+    event_ids: bool,
+    batched: bool,
+) -> AsyncIterator[str]:
+    """The SSE text of ``stream_id`` after ``after_seq`` (:meth:`DurableStream.sse` with
+    ``new``: the stream-id message first; :meth:`DurableStream.resume` without), a message per
+    text or, ``batched``, a page per text."""
+    announced = stream_id if new else None
+
+    def status() -> Awaitable[StreamStatus | None]:
+        return store.get_status(stream_id)
+
+    if batched:
+        pages = store.read_pages(stream_id, after_seq)
+        return iter_sse_pages(pages, status, stream_id=announced, event_ids=event_ids)
+    chunks = store.read_from(stream_id, after_seq)
+    return iter_sse(chunks, status, stream_id=announced, event_ids=event_ids)

@@ -319,7 +319,7 @@ async def _sse(
         try:
             async for item in iterator:
                 render(item, event_ids, made)
-                text = made[0] if len(made) == 1 else "".join(made)
+                text = "".join(made)  # one message: that same str, not a copy
                 made.clear()
                 yield text
             final = await status()
