@@ -32,7 +32,6 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 import pytest
 
 from aibind.core.protocols import ConversationStore, StreamStore
-from aibind.core.types import StreamChunk
 
 __all__ = [
     "Closer",
@@ -209,10 +208,11 @@ async def abandon_waiting(reader: AsyncIterator[Any]) -> Any:
     return first
 
 
-async def collect(chunks: AsyncIterator[StreamChunk], seconds: float = WAIT) -> list[StreamChunk]:
-    """Drain a ``read_from`` iterator into a list, failing the test if it takes too long."""
+async def collect(chunks: AsyncIterator[T], seconds: float = WAIT) -> list[T]:
+    """Drain a ``read_from`` (or ``read_pages``) iterator into a list, failing the test if it
+    takes too long."""
 
-    async def drain() -> list[StreamChunk]:
+    async def drain() -> list[T]:
         return [c async for c in chunks]
 
     return await within(drain(), seconds)

@@ -25,10 +25,7 @@ __all__ = ["StreamPagesTests"]
 async def _pages(
     pages: AsyncIterator[Sequence[StreamChunk]], seconds: float = 30
 ) -> list[list[StreamChunk]]:
-    async def drain() -> list[list[StreamChunk]]:
-        return [list(page) async for page in pages]
-
-    return await within(drain(), seconds)
+    return [list(page) for page in await collect(pages, seconds)]
 
 
 def _flat(pages: list[list[StreamChunk]]) -> list[StreamChunk]:
