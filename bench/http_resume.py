@@ -11,11 +11,10 @@ checked to be identical.
 from __future__ import annotations
 
 import asyncio
-import socket
-import statistics
-import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import compare
 from common import Sizes
 
 from aibind.core.durable import DurableStream
@@ -26,16 +25,10 @@ async def _model(messages: Any, system: Any) -> Any:  # never called: the routes
     raise AssertionError("the resume bench runs no model")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def http_resume(sizes: Sizes) -> dict[str, Any]:
-    """Median and cold milliseconds of ``sizes.replay_repeats + 1`` GETs of each route
-    (``pages``: the handler's resume; ``messages``: a write per message)."""
+    """Median and cold milliseconds of ``sizes.replay_repeats + 1`` GETs of each route, timed
+    as the replays are (:func:`compare.reads`): ``pages``, the handler's resume; ``messages``,
+    a write per message."""
     import httpx
     import uvicorn
     from starlette.applications import Starlette
@@ -55,34 +48,34 @@ async def http_resume(sizes: Sizes) -> dict[str, Any]:
         return StreamingResponse(body, media_type="text/event-stream")
 
     app = Starlette(routes=[handler.mount, Route("/per-message", per_message)])
-    server = uvicorn.Server(
-        uvicorn.Config(app, port=_free_port(), log_level="warning", lifespan="off")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="warning", lifespan="off"))
     serving = asyncio.create_task(server.serve())
+    bodies: dict[str, str] = {}
     try:
         while not server.started:
             if serving.done():
                 serving.result()
             await asyncio.sleep(0.01)
-        base = f"http://127.0.0.1:{server.config.port}"
-        paths = {"pages": "/__aibind__/stream/resume?id=s&after=0", "messages": "/per-message"}
-        times: dict[str, list[float]] = {side: [] for side in paths}
-        bodies: dict[str, str] = {}
-        async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(sizes.replay_repeats + 1):
-                for side, path in paths.items():
-                    start = time.perf_counter()
+        port = server.servers[0].sockets[0].getsockname()[1]  # port 0: the one the OS gave
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+            def get(side: str, path: str) -> Callable[[], Awaitable[None]]:
+                async def run() -> None:
                     response = await client.get(path)
-                    times[side].append((time.perf_counter() - start) * 1000)
                     response.raise_for_status()
                     bodies[side] = response.text
+
+                return run
+
+            found = await compare.reads(
+                get("pages", "/__aibind__/stream/resume?id=s&after=0"),
+                get("messages", "/per-message"),
+                sizes.replay_repeats,
+            )
         if bodies["pages"] != bodies["messages"]:
             raise AssertionError("the two resume routes sent different bytes")
     finally:
         server.should_exit = True
         await serving
         await store.aclose()
-    return {
-        side: {"cold": found[0], "median": statistics.median(found[1:])}
-        for side, found in times.items()
-    }
+    return {"pages": found["ours"], "messages": found["raw"]}
